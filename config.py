@@ -1,0 +1,100 @@
+"""Settings: the only module that reads os.environ. Dev-safe defaults; production refuses them."""
+
+from __future__ import annotations
+
+import os
+
+# Values that are fine on a laptop and fatal in production.
+DEV_SECRET_KEY = "dev-secret-key-change-me"
+DEV_ENCRYPTION_KEY = "ZGV2LWVuY3J5cHRpb24ta2V5LWNoYW5nZS1tZS0xMjM="  # Fernet key, dev only
+DEV_INTERNAL_TOKEN = "dev-internal-token"
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError as exc:
+        raise RuntimeError(f"{name} must be an integer, got {os.environ.get(name)!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    """Gateway settings, read once at app creation."""
+
+    ENV = _env("GATEWAY_ENV", "development")  # development | production | testing
+    SECRET_KEY = _env("SECRET_KEY", DEV_SECRET_KEY)
+    # Fernet key for secrets at rest (Daraja keys, router passwords, webhook secrets).
+    ENCRYPTION_KEY = _env("ENCRYPTION_KEY", DEV_ENCRYPTION_KEY)
+    # Shared token the gateway sends to its microservices (header X-Internal-Token).
+    INTERNAL_TOKEN = _env("INTERNAL_TOKEN", DEV_INTERNAL_TOKEN)
+    DATABASE_URL = _env("DATABASE_URL", "")
+    DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
+    DB_STATEMENT_TIMEOUT_MS = _env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
+    # Public base URL of this gateway, used to build callback URLs handed to providers.
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    JWT_ISSUER = _env("JWT_ISSUER", "mospay-gateway")
+    JWT_TTL_SECONDS = _env_int("JWT_TTL_SECONDS", 3600)
+    MAX_CONTENT_LENGTH = _env_int("MAX_BODY_BYTES", 64 * 1024)
+    MAX_CHAIN_DEPTH = _env_int("MAX_CHAIN_DEPTH", 5)
+    SERVICE_RETRIES = _env_int("SERVICE_RETRIES", 1)  # extra tries for idempotent (GET) calls only
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_DEFAULT = _env("RATELIMIT_DEFAULT", "600/minute")
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    # M-Pesa
+    STK_QUERY_AFTER_SECONDS = _env_int("STK_QUERY_AFTER_SECONDS", 60)
+    STK_EXPIRE_AFTER_SECONDS = _env_int("STK_EXPIRE_AFTER_SECONDS", 300)
+    CALLBACK_IP_ALLOWLIST = _env("CALLBACK_IP_ALLOWLIST", "")  # comma-separated; empty = off
+    TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+    # Webhooks
+    WEBHOOK_TIMEOUT_S = _env_int("WEBHOOK_TIMEOUT_S", 10)
+    WEBHOOK_MAX_ATTEMPTS = _env_int("WEBHOOK_MAX_ATTEMPTS", 8)
+    WEBHOOK_BACKOFF_BASE_S = _env_int("WEBHOOK_BACKOFF_BASE_S", 30)
+    # Microservices and simulators started by `make run`
+    MPESA_SERVICE_URL = _env("MPESA_SERVICE_URL", "http://127.0.0.1:5101")
+    ROUTER_SERVICE_URL = _env("ROUTER_SERVICE_URL", "http://127.0.0.1:5102")
+    DARAJA_BASE_URL = _env("DARAJA_BASE_URL", "http://127.0.0.1:5201")
+    # Portal
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", ENV == "production")
+    WTF_CSRF_ENABLED = True
+    LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 5)
+    LOGIN_LOCKOUT_SECONDS = _env_int("LOGIN_LOCKOUT_SECONDS", 900)
+    TESTING = False
+
+    @classmethod
+    def as_dict(cls) -> dict:
+        return {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
+
+
+def check_production(settings: dict) -> None:
+    """Raise RuntimeError when production would run with a development default."""
+    if settings.get("ENV") != "production":
+        return
+    bad = [
+        name
+        for name, dev in (
+            ("SECRET_KEY", DEV_SECRET_KEY),
+            ("ENCRYPTION_KEY", DEV_ENCRYPTION_KEY),
+            ("INTERNAL_TOKEN", DEV_INTERNAL_TOKEN),
+        )
+        if settings.get(name) == dev
+    ]
+    if not settings.get("DATABASE_URL"):
+        bad.append("DATABASE_URL")
+    if bad:
+        raise RuntimeError(
+            "refusing to start in production with default or missing settings: "
+            + ", ".join(bad)
+            + ". Set them in the environment."
+        )

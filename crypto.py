@@ -1,0 +1,40 @@
+"""Secrets at rest: Fernet encryption for values we must read back, keyed hashes for ones we only verify."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from cryptography.fernet import Fernet, InvalidToken
+
+
+class SecretBox:
+    """Encrypts and decrypts short secrets (provider keys, router passwords, webhook secrets)."""
+
+    def __init__(self, key: str) -> None:
+        self._fernet = Fernet(key.encode() if isinstance(key, str) else key)
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._fernet.encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        """Return the plaintext; raises ValueError when the token is not ours or was altered."""
+        try:
+            return self._fernet.decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise ValueError("secret cannot be decrypted with the configured ENCRYPTION_KEY") from exc
+
+
+def keyed_hash(key: str, value: str) -> str:
+    """HMAC-SHA256 hex of a machine-generated, high-entropy secret (API secrets, callback tokens)."""
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()
+
+
+def constant_time_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode(), b.encode())
+
+
+def new_token(nbytes: int = 32) -> str:
+    """An unguessable URL-safe token."""
+    return secrets.token_urlsafe(nbytes)
