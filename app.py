@@ -1,0 +1,52 @@
+"""create_app(): binds extensions, registers blueprints, error handlers and CLI. Nothing runs at import."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, request
+from flask_limiter import Limiter
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+import api_log
+import cli
+import config
+import db
+from adapters.http import HttpAdapter, make_session
+from errors import register_error_handlers
+from routes import register_blueprints
+
+
+def _rate_key() -> str:
+    # Per client where we know it, else per address: one noisy client cannot starve the others.
+    return request.headers.get("App-ID") or request.headers.get("X-App-ID") or request.remote_addr or "unknown"
+
+
+limiter = Limiter(key_func=_rate_key)
+
+
+def create_app(settings: dict[str, Any] | None = None) -> Flask:
+    """Build the gateway. `settings` overrides config.Config (tests pass their database URL here)."""
+    app = Flask(__name__)
+    app.config.from_mapping(config.Config.as_dict())
+    app.config.update(settings or {})
+    config.check_production(app.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXY_COUNT"])  # type: ignore[method-assign]
+    if app.config["DATABASE_URL"]:
+        app.extensions["db_engine"] = db.make_engine(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"])
+    app.extensions["service_adapter"] = HttpAdapter(
+        make_session(), app.config["INTERNAL_TOKEN"], retries=app.config["SERVICE_RETRIES"]
+    )
+    app.config["RATELIMIT_DEFAULTS"] = app.config["RATELIMIT_DEFAULT"]
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    limiter.init_app(app)
+
+    register_error_handlers(app)
+    api_log.register(app)
+    register_blueprints(app)
+    cli.register(app)
+    return app

@@ -1,0 +1,142 @@
+"""Client and admin authentication: Basic + App-ID, Bearer JWTs, API secrets, admin passwords."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import bcrypt
+import jwt
+from flask import Request, current_app
+
+from crypto import constant_time_equal, keyed_hash
+from errors import AuthError, NotAssigned
+
+_DUMMY_HASH = keyed_hash("dummy", "dummy")
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """What the request presented: App-ID with Basic username/secret, or a verified Bearer token's claims."""
+
+    app_id: str
+    username: str | None = None
+    secret: str | None = None
+    token_version: int | None = None
+
+
+def new_api_credentials(app_id: str) -> tuple[str, str]:
+    """(api_username, api_secret): the secret is random, shown once, stored only as a keyed hash."""
+    return f"{app_id}_{secrets.token_hex(4)}", secrets.token_urlsafe(32)
+
+
+def hash_api_secret(secret: str) -> str:
+    return keyed_hash(current_app.config["SECRET_KEY"], secret)
+
+
+def _basic(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise AuthError("Authorization: Basic must be base64(api_username:api_secret)") from exc
+    if ":" not in decoded:
+        raise AuthError("Authorization: Basic must be base64(api_username:api_secret)")
+    username, secret = decoded.split(":", 1)
+    return username, secret
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
+def client_credentials(request: Request) -> ClientCredentials:
+    """Read Basic + App-ID (or X-App-ID), or a client Bearer token. Raises AuthError when absent or malformed."""
+    token = bearer_token(request)
+    if token:
+        claims = decode_token(token, "client")
+        return ClientCredentials(app_id=claims["sub"], token_version=claims["ver"])
+    basic = _basic(request)
+    if basic is None:
+        raise AuthError(
+            "missing credentials: send Authorization: Basic base64(api_username:api_secret) with an App-ID header, "
+            "or Authorization: Bearer <token> from POST /api/v1/auth/token"
+        )
+    app_id = (request.headers.get("App-ID") or request.headers.get("X-App-ID") or "").strip()
+    if not app_id:
+        raise AuthError("missing App-ID header: send your App ID as `App-ID: <app_id>`")
+    return ClientCredentials(app_id=app_id, username=basic[0], secret=basic[1])
+
+
+def check_client(creds: ClientCredentials, status: str, credential_version: int, secret_hash: str | None) -> None:
+    """Verify the secret (constant time) or the token's credential version, then the client's status."""
+    if creds.token_version is not None:
+        if creds.token_version != credential_version:
+            raise AuthError("token revoked: credentials were rotated; request a new token")
+    else:
+        expected = secret_hash or _DUMMY_HASH
+        ok = constant_time_equal(hash_api_secret(creds.secret or ""), expected)
+        if not ok or secret_hash is None:
+            raise AuthError("invalid credentials: check App-ID, api_username and api_secret")
+    if status != "active":
+        raise NotAssigned("client is inactive; contact the gateway administrator")
+
+
+def issue_token(kind: str, subject: str, version: int, extra: dict | None = None) -> tuple[str, int]:
+    """An HS256 JWT (kind "client" or "admin") and its lifetime in seconds."""
+    ttl = current_app.config["JWT_TTL_SECONDS"]
+    now = int(time.time())
+    claims = {
+        "iss": current_app.config["JWT_ISSUER"],
+        "sub": subject,
+        "typ": kind,
+        "ver": version,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": uuid.uuid4().hex,
+        **(extra or {}),
+    }
+    return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm="HS256"), ttl
+
+
+def decode_token(token: str, kind: str) -> dict:
+    """Verified claims of a token of the given kind. Raises AuthError (expired, forged, wrong kind)."""
+    try:
+        claims = jwt.decode(
+            token,
+            current_app.config["SECRET_KEY"],
+            algorithms=["HS256"],
+            issuer=current_app.config["JWT_ISSUER"],
+            options={"require": ["exp", "iat", "sub", "typ", "ver"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError("token expired: request a new one") from exc
+    except jwt.InvalidTokenError as exc:
+        raise AuthError("invalid token: request a new one") from exc
+    if claims.get("typ") != kind:
+        raise AuthError(f"this endpoint needs a {kind} token, not a {claims.get('typ')} token")
+    return claims
+
+
+def hash_password(password: str) -> str:
+    """bcrypt for human passwords."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    try:
+        return bcrypt.checkpw(password.encode(), password_hash.encode())
+    except ValueError:
+        return False
+
+
+def basic_pair(request: Request) -> tuple[str, str] | None:
+    """The (username, password) of a Basic header, for the admin token endpoint."""
+    return _basic(request)

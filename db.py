@@ -1,0 +1,96 @@
+"""Database access: pooled engine, transactions with SET LOCAL timeouts, SQLSTATE → GatewayError in one place."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+import errors
+
+# Custom SQLSTATEs raised by sql/ (RAISE ... USING ERRCODE = 'MP404'): the last three digits are the HTTP status.
+_CUSTOM_PREFIX = "MP"
+_SQLSTATE_ERRORS: dict[str, type[errors.GatewayError]] = {
+    "23505": errors.Conflict,  # unique_violation
+    "23503": errors.InvalidField,  # foreign_key_violation
+    "23514": errors.InvalidField,  # check_violation
+    "23502": errors.InvalidField,  # not_null_violation
+    "22P02": errors.InvalidField,  # invalid_text_representation
+    "22023": errors.InvalidField,  # invalid_parameter_value
+    "22007": errors.InvalidField,  # invalid_datetime_format
+    "22008": errors.InvalidField,  # datetime_field_overflow
+    "22003": errors.InvalidField,  # numeric_value_out_of_range
+    "57014": errors.UpstreamTimeout,  # query_canceled (statement_timeout)
+}
+
+
+def make_engine(url: str, pool_size: int = 10) -> Engine:
+    """An engine whose connections start with a pinned search_path (no session state beyond it)."""
+    if not url:
+        raise RuntimeError("DATABASE_URL is not set: `make run` starts a local PostgreSQL and sets it for you")
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"options": "-c search_path=gateway,public", "connect_timeout": 5},
+    )
+
+
+def engine() -> Engine:
+    return current_app.extensions["db_engine"]
+
+
+def translate(exc: DBAPIError) -> errors.GatewayError:
+    """Map a driver error to the GatewayError the caller should see (the single SQLSTATE mapping point)."""
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "pgcode", None)
+    diag = getattr(orig, "diag", None)
+    message = (getattr(diag, "message_primary", None) or str(orig or exc)).strip()
+    hint = getattr(diag, "message_hint", None)
+    if code and code.startswith(_CUSTOM_PREFIX) and code[2:].isdigit():
+        return errors.GatewayError(message, http_status=int(code[2:]), hint=hint)
+    if code in _SQLSTATE_ERRORS:
+        cls = _SQLSTATE_ERRORS[code]
+        if cls is errors.Conflict:
+            detail = getattr(diag, "message_detail", None) or message
+            return errors.Conflict(f"already exists: {detail}")
+        if cls is errors.UpstreamTimeout:
+            return errors.UpstreamTimeout("the database statement timed out; retry later")
+        return cls(message, hint=hint)
+    if isinstance(exc, OperationalError) or code is None or code.startswith("08"):
+        return errors.DatabaseUnavailable("database unavailable; retry in a few seconds")
+    return errors.GatewayError(f"database error: {message}", http_status=500)
+
+
+@contextmanager
+def transaction(eng: Engine | None = None, timeout_ms: int | None = None) -> Iterator[Connection]:
+    """One committed transaction; SET LOCAL keeps the timeout inside it (safe behind PgBouncer)."""
+    eng = eng or engine()
+    try:
+        with eng.begin() as conn:
+            if timeout_ms:
+                conn.execute(text("SELECT set_config('statement_timeout', :t, true)"), {"t": f"{int(timeout_ms)}ms"})
+            yield conn
+    except DBAPIError as exc:
+        raise translate(exc) from exc
+
+
+def call_json(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Any:
+    """Run a statement returning one json/jsonb value and give it back as Python data."""
+    value = conn.execute(text(sql), params or {}).scalar()
+    if isinstance(value, str):
+        return json.loads(value)
+    return value
+
+
+def as_json(value: Any) -> str:
+    """Serialise for a json/jsonb bound parameter."""
+    return json.dumps(value, separators=(",", ":"), default=str)

@@ -1,0 +1,181 @@
+"""Renders a client's function set from sql/templates on assignment; keeps every version; never
+silently overwrites a DBA's edit."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg2 import sql
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+import errors
+
+TEMPLATE_DIR = Path(__file__).resolve().parent / "sql" / "templates"
+FN_SCHEMA = "clientfn"
+ABIS = ("request", "response", "callback")
+NAME_PART = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+
+
+@dataclass(frozen=True)
+class FunctionNames:
+    request: str
+    response: str
+    callback: str
+
+    def of(self, abi: str) -> str:
+        return getattr(self, abi)
+
+
+def function_names(app_id: str, service: str, route: str) -> FunctionNames:
+    """The MosPay names for one (client, service, route); parts are validated, never taken raw from input."""
+    for part in (app_id, service, route):
+        if not NAME_PART.match(part):
+            raise errors.InvalidField(f"name part {part!r} must match [a-z][a-z0-9]* and be at most 16 characters")
+    base = f"{app_id}_{service}_{route}"
+    return FunctionNames(request=base, response=f"response_{base}", callback=f"callback_{base}")
+
+
+def template_path(kind: str, route: str, abi: str) -> Path:
+    """kind/route/abi.sql, else kind/abi.sql, else common/abi.sql."""
+    for candidate in (TEMPLATE_DIR / kind / route / f"{abi}.sql", TEMPLATE_DIR / kind / f"{abi}.sql"):
+        if candidate.exists():
+            return candidate
+    return TEMPLATE_DIR / "common" / f"{abi}.sql"
+
+
+def render(conn: Connection, kind: str, app_id: str, service: str, route: str, abi: str, fn_name: str) -> str:
+    """The CREATE FUNCTION statement for one function, identifiers and literals composed by psycopg2.sql."""
+    template = sql.SQL(template_path(kind, route, abi).read_text())
+    composed = template.format(
+        fn=sql.Identifier(FN_SCHEMA, fn_name),
+        app=sql.Literal(app_id),
+        service=sql.Literal(service),
+        route=sql.Literal(route),
+        kind=sql.Literal(kind),
+    )
+    return composed.as_string(conn.connection.dbapi_connection)
+
+
+def _as_string(conn: Connection, composed: sql.Composable) -> str:
+    # exec_driver_sql treats % as a parameter marker; composed SQL carries no parameters.
+    return composed.as_string(conn.connection.dbapi_connection).replace("%", "%%")
+
+
+def current_source(conn: Connection, fn_name: str) -> str | None:
+    """pg_get_functiondef of clientfn.<fn_name>, or None when it does not exist."""
+    return conn.execute(
+        text(
+            "SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE n.nspname = :schema AND p.proname = :name"
+        ),
+        {"schema": FN_SCHEMA, "name": fn_name},
+    ).scalar()
+
+
+def _md5(source: str) -> str:
+    return hashlib.md5(source.encode(), usedforsecurity=False).hexdigest()
+
+
+def _latest_version(conn: Connection, fn_name: str) -> tuple[int, str | None, str | None]:
+    row = conn.execute(
+        text(
+            "SELECT version, source_md5, source FROM gateway.function_versions "
+            "WHERE fn_name = :n ORDER BY version DESC LIMIT 1"
+        ),
+        {"n": fn_name},
+    ).first()
+    return (row[0], row[1], row[2]) if row else (0, None, None)
+
+
+def record_version(
+    conn: Connection, registry_id: int, fn_name: str, source: str, origin: str, author: str
+) -> int:
+    """Store a version row with a unified diff against the previous one. Returns the version number."""
+    version, _, previous = _latest_version(conn, fn_name)
+    diff = "".join(
+        difflib.unified_diff(
+            (previous or "").splitlines(keepends=True),
+            source.splitlines(keepends=True),
+            fromfile=f"{fn_name} v{version}",
+            tofile=f"{fn_name} v{version + 1}",
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO gateway.function_versions (registry_id, fn_name, version, source, source_md5, origin, "
+            "author, diff) VALUES (:r, :n, :v, :s, :m, :o, :a, :d)"
+        ),
+        {"r": registry_id, "n": fn_name, "v": version + 1, "s": source, "m": _md5(source), "o": origin,
+         "a": author, "d": diff or None},
+    )
+    return version + 1
+
+
+def was_edited(conn: Connection, fn_name: str) -> bool:
+    """True when the live function differs from the last version we recorded (a DBA changed it in psql)."""
+    live = current_source(conn, fn_name)
+    _, md5, _ = _latest_version(conn, fn_name)
+    return live is not None and md5 is not None and _md5(live) != md5
+
+
+def generate(conn: Connection, registry_id: int, author: str, *, force: bool = False) -> dict[str, str]:
+    """(Re)create the three functions of one registry row.
+
+    A function a DBA edited is kept (and its edit stored as a version) unless force=True.
+    Returns {fn_name: "created" | "updated" | "unchanged" | "kept_edit"}.
+    """
+    reg = conn.execute(
+        text(
+            "SELECT fr.id, c.app_id, s.name AS service, s.kind, sr.route, fr.request_fn, fr.response_fn, "
+            "fr.callback_fn FROM gateway.function_registry fr JOIN gateway.clients c ON c.id = fr.client_id "
+            "JOIN gateway.services s ON s.id = fr.service_id JOIN gateway.service_routes sr ON sr.id = fr.route_id "
+            "WHERE fr.id = :id"
+        ),
+        {"id": registry_id},
+    ).one()
+    report: dict[str, str] = {}
+    any_edit = False
+    for abi, fn_name in (("request", reg.request_fn), ("response", reg.response_fn), ("callback", reg.callback_fn)):
+        live = current_source(conn, fn_name)
+        if live is not None and was_edited(conn, fn_name):
+            record_version(conn, registry_id, fn_name, live, "dba_edit", "dba (detected)")
+            if not force:
+                report[fn_name] = "kept_edit"
+                any_edit = True
+                continue
+        conn.exec_driver_sql(
+            render(conn, reg.kind, reg.app_id, reg.service, reg.route, abi, fn_name).replace("%", "%%")
+        )
+        conn.exec_driver_sql(_as_string(conn, revoke_statement(fn_name, abi)))
+        new_source = current_source(conn, fn_name) or ""
+        if live is not None and _md5(live) == _md5(new_source):
+            report[fn_name] = "unchanged"
+            if _latest_version(conn, fn_name)[1] is None:
+                record_version(conn, registry_id, fn_name, new_source, "generated", author)
+            continue
+        record_version(conn, registry_id, fn_name, new_source, "generated", author)
+        report[fn_name] = "created" if live is None else "updated"
+    conn.execute(
+        text("UPDATE gateway.function_registry SET state = :s, updated_at = now() WHERE id = :id"),
+        {"s": "edited" if any_edit else "generated", "id": registry_id},
+    )
+    return report
+
+
+_SIGNATURES = {
+    "request": "(text, json)",
+    "response": "(text, json, integer, json)",
+    "callback": "(text, json, json)",
+}
+
+
+def revoke_statement(fn_name: str, abi: str) -> sql.Composed:
+    """REVOKE EXECUTE from PUBLIC; the argument types are fixed by the ABI, not taken from input."""
+    return sql.SQL("REVOKE ALL ON FUNCTION {}" + _SIGNATURES[abi] + " FROM PUBLIC").format(
+        sql.Identifier(FN_SCHEMA, fn_name)
+    )

@@ -1,0 +1,17 @@
+"""The whole URL map in one list."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_blueprints(app: Flask) -> None:
+    from routes import api_admin, api_auth, api_callbacks, api_docs, api_payments, health
+
+    for module in (health, api_auth, api_payments, api_callbacks, api_admin, api_docs):
+        app.register_blueprint(module.bp)
+    try:
+        from routes.portal import register as register_portal
+    except ImportError:  # the portal is optional in API-only deployments
+        return
+    register_portal(app)

@@ -1,0 +1,60 @@
+"""Merchant payment API: process, and both status forms."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, g, jsonify, request
+
+import auth
+import db
+import fields
+import payment_processor
+import transactions
+from errors import InvalidField
+from routes.request_body import json_body
+
+bp = Blueprint("api_payments", __name__, url_prefix="/api/v1")
+
+
+@bp.post("/payment/process")
+def process():
+    """Run an f000–f010 request through the client's functions."""
+    body = json_body()
+    creds = auth.client_credentials(request)
+    log = {"method": request.method, "path": request.path, "remote_addr": request.remote_addr,
+           "started_at": int(g.started_at * 1000) if g.get("started_at") else int(time.time() * 1000)}
+    try:
+        status, result = payment_processor.process_payment(creds, body, log)
+    finally:
+        g.client_id, g.app_id = log.get("client_id"), log.get("app_id")
+    g.api_logged = True  # the SQL pipeline wrote the API log in the same transaction as the answer
+    return jsonify(result), status
+
+
+def _status_answer(client_id: int, f010: str):
+    with db.transaction() as conn:
+        row = transactions.by_f010(conn, client_id, f010)
+    view = transactions.merchant_view(row)
+    return jsonify({"status": "200", "message": f"transaction {row['status']}", **view})
+
+
+@bp.post("/payment/status")
+def payment_status():
+    """MosPay form: f003 (App ID) and f010 (the payment's unique id) in a JSON body."""
+    body = fields.parse_body(json_body())
+    client = payment_processor.resolve_client_only(auth.client_credentials(request))
+    g.client_id, g.app_id = client.client_id, client.app_id
+    if body.get("f003") and body["f003"] != client.app_id:
+        raise InvalidField(f"f003 must equal your App ID ({client.app_id})")
+    if not body.get("f010"):
+        raise InvalidField("f010 (the unique id of the payment to look up) is required")
+    return _status_answer(client.client_id, body["f010"])
+
+
+@bp.get("/transactions/<path:f010>")
+def transaction_by_f010(f010: str):
+    """REST form of the status lookup."""
+    client = payment_processor.resolve_client_only(auth.client_credentials(request))
+    g.client_id, g.app_id = client.client_id, client.app_id
+    return _status_answer(client.client_id, f010)

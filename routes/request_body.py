@@ -1,0 +1,25 @@
+"""Reading JSON request bodies with the documented 415/413/400 answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from errors import InvalidField, UnsupportedMediaType
+
+
+def json_body(*, allow_empty: bool = False) -> Any:
+    """The parsed JSON body. 415 when not JSON, 413 when too large (Flask's limit), 400 when malformed."""
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    if not raw.strip():
+        if allow_empty:
+            return {}
+        raise InvalidField("the request body is empty: send a JSON object")
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as JSON with the header Content-Type: application/json")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidField(f"the body is not valid JSON: {str(exc)[:120]}") from exc

@@ -1,0 +1,7 @@
+-- Gateway functions in dependency order. Loaded by `flask --app app migrate` (schema_setup.py) in one
+-- transaction after `alembic upgrade`; every file is CREATE OR REPLACE, so loading twice is safe.
+\ir gateway/10_results.sql
+\ir gateway/20_state.sql
+\ir gateway/40_callbacks.sql
+\ir gateway/30_payment.sql
+\ir gateway/50_lookup.sql

@@ -1,0 +1,100 @@
+"""Admin users: bcrypt passwords, lockout after repeated failures, roles."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+import audit
+import validation as v
+from auth import hash_password, verify_password
+from errors import AuthError, Conflict, InvalidField, NotFound
+
+ROLES = ("super_admin", "admin", "viewer")
+USER_COLUMNS = ("id, username, role, active, must_change_password, totp_required, totp_secret_enc, failed_logins, "
+                "locked_until, token_version, last_login_at, created_at")
+
+
+def get_user(conn: Connection, user_id: int) -> dict | None:
+    row = conn.execute(text(f"SELECT {USER_COLUMNS} FROM gateway.users WHERE id = :i"),  # noqa: S608
+                       {"i": user_id}).mappings().first()
+    return dict(row) if row else None
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < 10:
+        raise InvalidField("password must be at least 10 characters")
+
+
+def create_user(conn: Connection, username: str, password: str | None, role: str, actor: dict | None = None,
+                *, must_change: bool = False) -> tuple[dict, str]:
+    """Create an admin user; a missing password is generated (and must be changed at first sign-in).
+    Returns (user, password)."""
+    v.text_field({"username": username}, "username", max_length=64)
+    if role not in ROLES:
+        raise InvalidField(f"role must be one of {', '.join(ROLES)}")
+    generated = password is None
+    password = password or secrets.token_urlsafe(12)
+    check_password_strength(password)
+    if conn.execute(text("SELECT 1 FROM gateway.users WHERE username = :u"), {"u": username}).first():
+        raise Conflict(f"user {username!r} exists")
+    user_id = conn.execute(
+        text("INSERT INTO gateway.users (username, password_hash, role, must_change_password) "
+             "VALUES (:u, :p, :r, :m) RETURNING id"),
+        {"u": username, "p": hash_password(password), "r": role, "m": generated or must_change},
+    ).scalar_one()
+    audit.record(conn, actor, "user.create", username, after={"role": role})
+    return get_user(conn, user_id) or {}, password
+
+
+def authenticate(conn: Connection, username: str, password: str) -> dict:
+    """The user for a correct username/password. Counts failures and locks the account after too many.
+    Raises AuthError with a message that does not reveal which part was wrong."""
+    row = conn.execute(
+        text(f"SELECT {USER_COLUMNS}, password_hash FROM gateway.users WHERE username = :u FOR UPDATE"),  # noqa: S608
+        {"u": username},
+    ).mappings().first()
+    now = datetime.now(UTC)
+    if row is None:
+        verify_password(password, "$2b$12$" + "x" * 53)  # same cost as a real check
+        raise AuthError("invalid username or password")
+    if row["locked_until"] and row["locked_until"] > now:
+        raise AuthError("account locked after repeated failures; try again later or ask a super admin")
+    if not verify_password(password, row["password_hash"]) or not row["active"]:
+        failures = row["failed_logins"] + 1
+        locked = None
+        if failures >= current_app.config["LOGIN_MAX_FAILURES"]:
+            locked, failures = now + timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"]), 0
+        conn.execute(text("UPDATE gateway.users SET failed_logins = :f, locked_until = :l WHERE id = :i"),
+                     {"f": failures, "l": locked, "i": row["id"]})
+        raise AuthError("invalid username or password")
+    conn.execute(text("UPDATE gateway.users SET failed_logins = 0, locked_until = NULL, last_login_at = now() "
+                      "WHERE id = :i"), {"i": row["id"]})
+    user = dict(row)
+    user.pop("password_hash")
+    return user
+
+
+def set_password(conn: Connection, user_id: int, password: str, actor: dict | None) -> None:
+    check_password_strength(password)
+    updated = conn.execute(
+        text("UPDATE gateway.users SET password_hash = :p, must_change_password = false, "
+             "token_version = token_version + 1, updated_at = now() WHERE id = :i"),
+        {"p": hash_password(password), "i": user_id},
+    ).rowcount
+    if not updated:
+        raise NotFound("no such user")
+    audit.record(conn, actor, "user.set_password", str(user_id))
+
+
+def any_super_admin(conn: Connection) -> bool:
+    return bool(conn.execute(text("SELECT 1 FROM gateway.users WHERE role = 'super_admin' AND active")).first())
+
+
+def list_users(conn: Connection) -> list[dict]:
+    return [dict(r) for r in conn.execute(
+        text(f"SELECT {USER_COLUMNS} FROM gateway.users ORDER BY username")).mappings().all()]  # noqa: S608
