@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 import audit
+import db
 import validation as v
 from auth import hash_password, verify_password
 from errors import AuthError, Conflict, InvalidField, NotFound
@@ -55,7 +56,7 @@ def authenticate(conn: Connection, username: str, password: str) -> dict:
     """The user for a correct username/password. Counts failures and locks the account after too many.
     Raises AuthError with a message that does not reveal which part was wrong."""
     row = conn.execute(
-        text(f"SELECT {USER_COLUMNS}, password_hash FROM gateway.users WHERE username = :u FOR UPDATE"),  # noqa: S608
+        text(f"SELECT {USER_COLUMNS}, password_hash FROM gateway.users WHERE username = :u"),  # noqa: S608
         {"u": username},
     ).mappings().first()
     now = datetime.now(UTC)
@@ -65,18 +66,27 @@ def authenticate(conn: Connection, username: str, password: str) -> dict:
     if row["locked_until"] and row["locked_until"] > now:
         raise AuthError("account locked after repeated failures; try again later or ask a super admin")
     if not verify_password(password, row["password_hash"]) or not row["active"]:
-        failures = row["failed_logins"] + 1
-        locked = None
-        if failures >= current_app.config["LOGIN_MAX_FAILURES"]:
-            locked, failures = now + timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"]), 0
-        conn.execute(text("UPDATE gateway.users SET failed_logins = :f, locked_until = :l WHERE id = :i"),
-                     {"f": failures, "l": locked, "i": row["id"]})
+        _count_failure(row["id"])
         raise AuthError("invalid username or password")
     conn.execute(text("UPDATE gateway.users SET failed_logins = 0, locked_until = NULL, last_login_at = now() "
                       "WHERE id = :i"), {"i": row["id"]})
     user = dict(row)
     user.pop("password_hash")
     return user
+
+
+def _count_failure(user_id: int) -> None:
+    # Its own transaction: the caller's is rolled back by the AuthError, and the count must stick.
+    with db.transaction() as conn:
+        conn.execute(
+            text(
+                "UPDATE gateway.users SET failed_logins = CASE WHEN failed_logins + 1 >= :max THEN 0 "
+                "ELSE failed_logins + 1 END, locked_until = CASE WHEN failed_logins + 1 >= :max "
+                "THEN now() + make_interval(secs => :lock) ELSE locked_until END WHERE id = :i"
+            ),
+            {"max": current_app.config["LOGIN_MAX_FAILURES"], "lock": current_app.config["LOGIN_LOCKOUT_SECONDS"],
+             "i": user_id},
+        )
 
 
 def set_password(conn: Connection, user_id: int, password: str, actor: dict | None) -> None:
