@@ -33,6 +33,9 @@ def _run(fn):
 
 
 def register(app: Flask) -> None:
+    register_worker(app)
+    register_demo(app)
+
     @app.cli.command("migrate")
     def migrate() -> None:
         """Alembic upgrade to head, then load the SQL function library."""
@@ -108,3 +111,26 @@ def register(app: Flask) -> None:
     @click.option("--limit", default=50)
     def list_transactions(app_id: str | None, status: str | None, limit: int) -> None:
         _out(_run(lambda c: transactions.search(c, {"app_id": app_id, "status": status}, 1, limit))["items"])
+
+
+def register_worker(app: Flask) -> None:
+    @app.cli.command("worker")
+    @click.option("--once", is_flag=True, help="run every due job once and exit")
+    def worker_cmd(once: bool) -> None:
+        """Deliver webhooks, run follow-up calls, reconcile pending payments, billing jobs."""
+        import worker
+
+        if once:
+            _out(worker.run_once(current_app._get_current_object()))
+        else:
+            worker.run_forever(current_app._get_current_object())
+
+
+def register_demo(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Register the built-in services and the demo merchant (idempotent)."""
+        import demo_seed
+
+        note = _run(lambda c: (demo_seed.ensure_services(c), demo_seed.ensure_demo_client(c))[1])
+        click.echo(note)

@@ -63,6 +63,18 @@ class Config:
     MPESA_SERVICE_URL = _env("MPESA_SERVICE_URL", "http://127.0.0.1:5101")
     ROUTER_SERVICE_URL = _env("ROUTER_SERVICE_URL", "http://127.0.0.1:5102")
     DARAJA_BASE_URL = _env("DARAJA_BASE_URL", "http://127.0.0.1:5201")
+    RECONCILE_INTERVAL_S = _env_int("RECONCILE_INTERVAL_S", 20)  # between STK queries of one pending payment
+    WORKER_POLL_S = _env_int("WORKER_POLL_S", 1)
+    # Ports of the processes `make run` starts (read by their main()).
+    MPESA_SERVICE_PORT = _env_int("MPESA_SERVICE_PORT", 5101)
+    ROUTER_SERVICE_PORT = _env_int("ROUTER_SERVICE_PORT", 5102)
+    ECHO_SERVICE_PORT = _env_int("ECHO_SERVICE_PORT", 5103)
+    DARAJA_SIM_PORT = _env_int("DARAJA_SIM_PORT", 5201)
+    ROUTEROS_SIM_PORT = _env_int("ROUTEROS_SIM_PORT", 8728)
+    ROUTER_TIMEOUT_S = _env_int("ROUTER_TIMEOUT_S", 5)
+    DARAJA_CONNECT_TIMEOUT_S = _env_int("DARAJA_CONNECT_TIMEOUT_S", 5)
+    DARAJA_READ_TIMEOUT_S = _env_int("DARAJA_READ_TIMEOUT_S", 30)
+    ECHO_SERVICE_URL = _env("ECHO_SERVICE_URL", "http://127.0.0.1:5103")
     # Portal
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -5,3 +5,4 @@
 \ir gateway/40_callbacks.sql
 \ir gateway/30_payment.sql
 \ir gateway/50_lookup.sql
+\ir gateway/60_jobs.sql

@@ -7,7 +7,6 @@ Behaviour is chosen by the request's f001 (so merchants can try every path offli
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import Counter
@@ -66,8 +65,7 @@ def _call_back(url: str, unique_id: str | None) -> None:
 
 
 def main() -> None:
-    port = int(os.environ.get("ECHO_SERVICE_PORT", "5103"))
-    create_app().run(host="127.0.0.1", port=port, threaded=True)
+    create_app().run(host="127.0.0.1", port=Config.ECHO_SERVICE_PORT, threaded=True)
 
 
 if __name__ == "__main__":

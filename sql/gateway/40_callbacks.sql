@@ -5,6 +5,23 @@ CREATE OR REPLACE FUNCTION gateway.apply_callback(p_token_hash text, p_body json
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    v_id bigint;
+BEGIN
+    SELECT id INTO v_id FROM gateway.transactions WHERE callback_token_hash = p_token_hash;
+    IF NOT FOUND THEN
+        INSERT INTO gateway.callbacks (transaction_id, source_ip, body, outcome, detail)
+        VALUES (NULL, p_source_ip, p_body::jsonb, 'refused', 'unknown callback token');
+        RETURN jsonb_build_object('outcome', 'unknown', 'http_status', 404, 'detail', 'unknown callback token');
+    END IF;
+    RETURN gateway.settle(v_id, p_body, p_source_ip, p_ctx);
+END $$;
+
+-- Hand a callback body (from the provider, or the worker's status query) to the callback_ function and apply it.
+-- Returns {"outcome": applied|duplicate|late|ignored|refused, "http_status", "detail", "txn"}.
+CREATE OR REPLACE FUNCTION gateway.settle(p_txn bigint, p_body json, p_source_ip text, p_ctx jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
     t gateway.transactions;
     reg gateway.function_registry;
     v_invoke jsonb;
@@ -14,12 +31,7 @@ DECLARE
     v_detail text;
     v_paid numeric;
 BEGIN
-    SELECT * INTO t FROM gateway.transactions WHERE callback_token_hash = p_token_hash FOR UPDATE;
-    IF NOT FOUND THEN
-        INSERT INTO gateway.callbacks (transaction_id, source_ip, body, outcome, detail)
-        VALUES (NULL, p_source_ip, p_body::jsonb, 'refused', 'unknown callback token');
-        RETURN jsonb_build_object('outcome', 'unknown', 'http_status', 404, 'detail', 'unknown callback token');
-    END IF;
+    SELECT * INTO t FROM gateway.transactions WHERE id = p_txn FOR UPDATE;
     SELECT * INTO reg FROM gateway.function_registry WHERE id = t.registry_id;
     v_invoke := gateway.invoke(reg.fn_schema, reg.callback_fn, 'callback', t.f010, t.request::json, NULL, p_body);
 

@@ -1,0 +1,13 @@
+"""gunicorn settings for the gateway (`gunicorn -c gunicorn.conf.py "app:create_app()"`)."""
+
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+worker_class = "gthread"
+timeout = 130  # longer than the largest service timeout (120 s) so a slow call ends as 504, not a killed worker
+graceful_timeout = 30
+accesslog = "-"
+# Never log query strings or bodies here: the API log table holds the masked copy.
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
