@@ -133,10 +133,18 @@ def reconcile_pending() -> int:
     return len(due)
 
 
+def sweep_orphans() -> int:
+    """Requests left 'dispatched' by a crashed gateway become timed_out (outcome unknown), never stuck."""
+    with db.transaction() as conn:
+        return conn.execute(text("SELECT gateway.sweep_stale_dispatched(:s)"),
+                            {"s": current_app.config["STALE_DISPATCH_S"]}).scalar_one()
+
+
 def run_once(app: Flask) -> dict:
     """Every due job, once. Returns how many rows each job type handled."""
     with app.app_context():
-        counts = {"webhooks": deliver_webhooks(), "service_jobs": run_service_jobs(), "checks": reconcile_pending()}
+        counts = {"webhooks": deliver_webhooks(), "service_jobs": run_service_jobs(), "checks": reconcile_pending(),
+                  "orphans": sweep_orphans()}
         try:
             import billing
         except ImportError:

@@ -183,3 +183,13 @@ def list_transactions():
 def transaction_detail(public_id: str):
     with db.transaction() as conn:
         return jsonify(transactions.detail(conn, public_id))
+
+
+@bp.post("/outbox/<int:outbox_id>/redeliver")
+@admin_required()
+def redeliver(outbox_id: int):
+    """Queue a webhook (or follow-up call) again; the worker sends it on its next pass."""
+    import outbox_admin
+
+    with db.transaction() as conn:
+        return jsonify(outbox_admin.redeliver(conn, outbox_id, g.actor))

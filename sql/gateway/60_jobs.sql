@@ -132,7 +132,7 @@ DECLARE
     v_state text;
 BEGIN
     SELECT state INTO v_state FROM gateway.transactions WHERE id = p_txn FOR UPDATE;
-    IF v_state <> 'pending' THEN
+    IF v_state NOT IN ('pending', 'dispatched') THEN
         RETURN false;
     END IF;
     UPDATE gateway.transactions
@@ -143,4 +143,24 @@ BEGIN
     PERFORM gateway.set_state(p_txn, 'timed_out', p_reason);
     PERFORM gateway.enqueue_webhook(p_txn);
     RETURN true;
+END $$;
+
+-- A request whose process died between the outside call and R3 stays 'dispatched': after a grace period it
+-- becomes timed_out (outcome unknown), so retries stop answering "in progress" and a late callback can still
+-- settle it. Returns how many were swept.
+CREATE OR REPLACE FUNCTION gateway.sweep_stale_dispatched(p_older_than_s integer) RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_id bigint;
+    v_count integer := 0;
+BEGIN
+    FOR v_id IN SELECT id FROM gateway.transactions
+                 WHERE state = 'dispatched' AND updated_at < now() - make_interval(secs => p_older_than_s)
+                 ORDER BY id LIMIT 100 FOR UPDATE SKIP LOCKED
+    LOOP
+        PERFORM gateway.expire_transaction(v_id,
+            'the gateway stopped during the service call; the outcome is unknown (check with the provider)');
+        v_count := v_count + 1;
+    END LOOP;
+    RETURN v_count;
 END $$;

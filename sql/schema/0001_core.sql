@@ -160,6 +160,7 @@ CREATE INDEX transactions_client_created ON gateway.transactions (client_id, cre
 CREATE INDEX transactions_created ON gateway.transactions (created_at DESC);
 CREATE INDEX transactions_state_created ON gateway.transactions (state, created_at DESC);
 CREATE INDEX transactions_due_checks ON gateway.transactions (next_check_at) WHERE state = 'pending';
+CREATE INDEX transactions_dispatched ON gateway.transactions (updated_at) WHERE state = 'dispatched';
 CREATE INDEX transactions_provider_ref ON gateway.transactions (provider_ref) WHERE provider_ref IS NOT NULL;
 CREATE INDEX transactions_msisdn ON gateway.transactions (msisdn, created_at DESC) WHERE msisdn IS NOT NULL;
 

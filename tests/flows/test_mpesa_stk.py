@@ -260,3 +260,24 @@ def test_worker_crash_mid_delivery_redelivers_once(app, live_gateway, merchant, 
         conn.execute(text("UPDATE gateway.outbox SET next_attempt_at = now() WHERE id = ANY(:ids)"),
                      {"ids": list(claimed)})  # lease expired
     assert len(_webhooks(app, receiver, m, body["f010"])) == 1
+
+
+def test_redeliver_through_admin_api(app, client, live_gateway, merchant, receiver):
+    from tests.conftest import basic
+    from tests.factories import make_admin
+
+    m, service = merchant
+    body, _ = _pay(live_gateway, m, service, "254708374149")
+    _settle(app, body["f010"])
+    assert len(_webhooks(app, receiver, m, body["f010"])) == 1
+    username, password = make_admin(app, "admin")
+    token = client.post("/api/v1/admin/auth/token", headers={"Authorization": basic(username, password)}).get_json()
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    txn = _txn(app, body["f010"])
+    detail = client.get(f"/api/v1/admin/transactions/{txn['public_id']}", headers=headers).get_json()
+    outbox_id = detail["outbox"][0]["id"]
+    assert detail["outbox"][0]["status"] == "delivered"
+    resp = client.post(f"/api/v1/admin/outbox/{outbox_id}/redeliver", headers=headers)
+    assert resp.status_code == 200 and resp.get_json()["status"] == "pending"
+    assert len(_webhooks(app, receiver, m, body["f010"], expect=2)) == 2
+    assert client.post("/api/v1/admin/outbox/999999999/redeliver", headers=headers).status_code == 404

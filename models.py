@@ -1,0 +1,301 @@
+"""SQLAlchemy 2.0 mapped classes for the gateway schema (tables are created by Alembic from sql/schema/;
+tests/test_models.py checks these mappings against the migrated database). No business rules here."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, Numeric, Text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import DateTime
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict[str, Any]: JSONB, str: Text, int: Integer}
+
+
+class GatewayTable(Base):
+    __abstract__ = True
+    __table_args__ = {"schema": "gateway"}  # noqa: RUF012 - SQLAlchemy's declarative convention
+
+
+def pk() -> Any:
+    return mapped_column(BigInteger, primary_key=True)
+
+
+def fk(target: str) -> Any:
+    return mapped_column(BigInteger, ForeignKey(f"gateway.{target}"))
+
+
+class User(GatewayTable):
+    __tablename__ = "users"
+    id: Mapped[int] = pk()
+    username: Mapped[str]
+    password_hash: Mapped[str]
+    role: Mapped[str]
+    active: Mapped[bool]
+    must_change_password: Mapped[bool]
+    totp_secret_enc: Mapped[str | None]
+    totp_required: Mapped[bool]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    failed_logins: Mapped[int]
+    locked_until: Mapped[datetime | None]
+    token_version: Mapped[int]
+    last_login_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Client(GatewayTable):
+    __tablename__ = "clients"
+    id: Mapped[int] = pk()
+    app_id: Mapped[str]
+    company_name: Mapped[str]
+    email: Mapped[str]
+    phone: Mapped[str | None]
+    contact_person: Mapped[str | None]
+    callback_url: Mapped[str | None]
+    status: Mapped[str]
+    credential_version: Mapped[int]
+    webhook_secret_enc: Mapped[str]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ClientCredential(GatewayTable):
+    __tablename__ = "client_credentials"
+    id: Mapped[int] = pk()
+    client_id: Mapped[int] = fk("clients.id")
+    api_username: Mapped[str]
+    secret_hash: Mapped[str]
+    secret_hint: Mapped[str]
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class Service(GatewayTable):
+    __tablename__ = "services"
+    id: Mapped[int] = pk()
+    name: Mapped[str]
+    display_name: Mapped[str]
+    kind: Mapped[str]
+    base_url: Mapped[str]
+    timeout_s: Mapped[Decimal] = mapped_column(Numeric(6, 2))
+    settings: Mapped[dict[str, Any]]
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class ServiceRoute(GatewayTable):
+    __tablename__ = "service_routes"
+    id: Mapped[int] = pk()
+    service_id: Mapped[int] = fk("services.id")
+    route: Mapped[str]
+
+
+class ServiceField(GatewayTable):
+    __tablename__ = "service_fields"
+    id: Mapped[int] = pk()
+    service_id: Mapped[int] = fk("services.id")
+    field: Mapped[str]
+    required: Mapped[bool]
+    pattern: Mapped[str | None]
+    max_length: Mapped[int | None]
+
+
+class Assignment(GatewayTable):
+    __tablename__ = "assignments"
+    id: Mapped[int] = pk()
+    client_id: Mapped[int] = fk("clients.id")
+    service_id: Mapped[int] = fk("services.id")
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+
+
+class FunctionRegistry(GatewayTable):
+    __tablename__ = "function_registry"
+    id: Mapped[int] = pk()
+    assignment_id: Mapped[int] = fk("assignments.id")
+    client_id: Mapped[int] = fk("clients.id")
+    service_id: Mapped[int] = fk("services.id")
+    route_id: Mapped[int] = fk("service_routes.id")
+    fn_schema: Mapped[str]
+    request_fn: Mapped[str]
+    response_fn: Mapped[str]
+    callback_fn: Mapped[str | None]
+    template_kind: Mapped[str]
+    state: Mapped[str]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class FunctionVersion(GatewayTable):
+    __tablename__ = "function_versions"
+    id: Mapped[int] = pk()
+    registry_id: Mapped[int] = fk("function_registry.id")
+    fn_name: Mapped[str]
+    version: Mapped[int]
+    source: Mapped[str]
+    source_md5: Mapped[str]
+    origin: Mapped[str]
+    author: Mapped[str]
+    diff: Mapped[str | None]
+    created_at: Mapped[datetime]
+
+
+class Transaction(GatewayTable):
+    __tablename__ = "transactions"
+    id: Mapped[int] = pk()
+    public_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    client_id: Mapped[int] = fk("clients.id")
+    registry_id: Mapped[int | None] = fk("function_registry.id")
+    service: Mapped[str]
+    route: Mapped[str]
+    f010: Mapped[str]
+    payload_hash: Mapped[str]
+    state: Mapped[str]
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    msisdn: Mapped[str | None]
+    account_ref: Mapped[str | None]
+    request: Mapped[dict[str, Any]]
+    result: Mapped[dict[str, Any] | None]
+    http_status: Mapped[int | None]
+    reason: Mapped[str | None]
+    depth: Mapped[int]
+    callback_token_hash: Mapped[str | None]
+    provider_ref: Mapped[str | None]
+    receipt: Mapped[str | None]
+    flags: Mapped[dict[str, Any]]
+    next_check_at: Mapped[datetime | None]
+    check_attempts: Mapped[int]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class TransactionEvent(GatewayTable):
+    __tablename__ = "transaction_events"
+    id: Mapped[int] = pk()
+    transaction_id: Mapped[int] = fk("transactions.id")
+    from_state: Mapped[str | None]
+    to_state: Mapped[str]
+    detail: Mapped[str | None]
+    created_at: Mapped[datetime]
+
+
+class CallAttempt(GatewayTable):
+    __tablename__ = "call_attempts"
+    id: Mapped[int] = pk()
+    transaction_id: Mapped[int] = fk("transactions.id")
+    step: Mapped[int]
+    method: Mapped[str]
+    url: Mapped[str]
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[int | None]
+    request_body: Mapped[str | None]
+    response_body: Mapped[str | None]
+    error: Mapped[str | None]
+    created_at: Mapped[datetime]
+
+
+class Callback(GatewayTable):
+    __tablename__ = "callbacks"
+    id: Mapped[int] = pk()
+    transaction_id: Mapped[int | None] = fk("transactions.id")
+    source_ip: Mapped[str | None]
+    provider_ref: Mapped[str | None]
+    body: Mapped[dict[str, Any] | None]
+    outcome: Mapped[str]
+    detail: Mapped[str | None]
+    created_at: Mapped[datetime]
+
+
+class ApiLog(GatewayTable):
+    __tablename__ = "api_logs"
+    id: Mapped[int] = pk()
+    client_id: Mapped[int | None] = fk("clients.id")
+    app_id: Mapped[str | None]
+    method: Mapped[str]
+    path: Mapped[str]
+    http_status: Mapped[int]
+    latency_ms: Mapped[int | None]
+    remote_addr: Mapped[str | None]
+    transaction_id: Mapped[int | None] = mapped_column(BigInteger)
+    request_body: Mapped[str | None]
+    response_body: Mapped[str | None]
+    created_at: Mapped[datetime]
+
+
+class Outbox(GatewayTable):
+    __tablename__ = "outbox"
+    id: Mapped[int] = pk()
+    kind: Mapped[str]
+    client_id: Mapped[int | None] = fk("clients.id")
+    transaction_id: Mapped[int | None] = fk("transactions.id")
+    dedupe_key: Mapped[str | None]
+    url: Mapped[str | None]
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str]
+    attempts: Mapped[int]
+    max_attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime]
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None]
+    created_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+
+class OutboxAttempt(GatewayTable):
+    __tablename__ = "outbox_attempts"
+    id: Mapped[int] = pk()
+    outbox_id: Mapped[int] = fk("outbox.id")
+    status_code: Mapped[int | None]
+    latency_ms: Mapped[int | None]
+    error: Mapped[str | None]
+    created_at: Mapped[datetime]
+
+
+class ProviderCredential(GatewayTable):
+    __tablename__ = "provider_credentials"
+    client_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("gateway.clients.id"), primary_key=True)
+    provider: Mapped[str] = mapped_column(Text, primary_key=True)
+    data_enc: Mapped[str]
+    summary: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]
+
+
+class DarajaToken(GatewayTable):
+    __tablename__ = "daraja_tokens"
+    cache_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    access_token_enc: Mapped[str]
+    expires_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AuditLog(GatewayTable):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = pk()
+    user_id: Mapped[int | None] = fk("users.id")
+    username: Mapped[str | None]
+    action: Mapped[str]
+    target: Mapped[str | None]
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime]
+
+
+class TransactionStatsHourly(GatewayTable):
+    """Dashboard pre-aggregate kept by triggers on transactions (sql/schema/0003_portal.sql)."""
+
+    __tablename__ = "transaction_stats_hourly"
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    state: Mapped[str] = mapped_column(Text, primary_key=True)
+    txn_count: Mapped[int] = mapped_column(BigInteger)
+    amount_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2))
