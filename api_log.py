@@ -47,7 +47,10 @@ def register(app: Flask) -> None:
                         "remote_addr, request_body, response_body) VALUES (:c, :a, :m, :p, :s, :l, :r, :req, :resp)"
                     ),
                     {
-                        "c": g.get("client_id"), "a": g.get("app_id"), "m": request.method, "p": request.path[:500],
+                        "c": g.get("client_id"),
+                        "a": g.get("app_id"),
+                        "m": request.method,
+                        "p": request.path[:500],
                         "s": response.status_code,
                         "l": int((time.time() - g.get("started_at", time.time())) * 1000),
                         "r": request.remote_addr,

@@ -56,6 +56,7 @@ def register(app: Flask) -> None:
     @click.option("--password", default=None)
     def ensure_admin(username: str, password: str | None) -> None:
         """Create the first super admin if none exists (used by `make run`)."""
+
         def go(conn):
             if users.any_super_admin(conn):
                 return None
@@ -67,8 +68,10 @@ def register(app: Flask) -> None:
         elif password:
             click.echo(f"admin: created super admin {username!r} with ADMIN_PASSWORD")
         else:
-            click.echo(f"admin: created super admin {username!r} with generated password: {created[1]}  "
-                       "(shown once; you must change it at first sign-in)")
+            click.echo(
+                f"admin: created super admin {username!r} with generated password: {created[1]}  "
+                "(shown once; you must change it at first sign-in)"
+            )
 
     @app.cli.command("create-client")
     @click.option("--app-id", required=True)
@@ -77,8 +80,13 @@ def register(app: Flask) -> None:
     @click.option("--callback-url", default=None)
     def create_client(app_id: str, company: str, email: str, callback_url: str | None) -> None:
         """Create a client; prints api_secret and webhook_secret once."""
-        _out(_run(lambda c: clients.create_client(
-            c, {"app_id": app_id, "company_name": company, "email": email, "callback_url": callback_url}, SYSTEM)))
+        _out(
+            _run(
+                lambda c: clients.create_client(
+                    c, {"app_id": app_id, "company_name": company, "email": email, "callback_url": callback_url}, SYSTEM
+                )
+            )
+        )
 
     @app.cli.command("create-service")
     @click.option("--json", "spec", required=True, help='e.g. {"name":"echo","display_name":"Echo","kind":"http",…}')

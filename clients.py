@@ -27,9 +27,14 @@ def _box() -> SecretBox:
 
 def get_client(conn: Connection, app_id: str) -> dict:
     """The client row (no secrets). Raises NotFound."""
-    row = conn.execute(
-        text(f"SELECT {CLIENT_COLUMNS} FROM gateway.clients WHERE app_id = :a"), {"a": app_id}  # noqa: S608
-    ).mappings().first()
+    row = (
+        conn.execute(
+            text(f"SELECT {CLIENT_COLUMNS} FROM gateway.clients WHERE app_id = :a"),
+            {"a": app_id},  # noqa: S608
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound(f"no client with app_id {app_id!r}")
     return dict(row)
@@ -105,12 +110,15 @@ def rotate_credentials(conn: Connection, app_id: str, actor: dict | None) -> dic
     """Revoke the active credentials and issue new ones; tokens issued before stop working."""
     client = get_client(conn, app_id)
     conn.execute(
-        text("UPDATE gateway.client_credentials SET active = false, revoked_at = now() WHERE client_id = :c AND active"),
+        text(
+            "UPDATE gateway.client_credentials SET active = false, revoked_at = now() WHERE client_id = :c AND active"
+        ),
         {"c": client["id"]},
     )
     conn.execute(
-        text("UPDATE gateway.clients SET credential_version = credential_version + 1, updated_at = now() "
-             "WHERE id = :c"),
+        text(
+            "UPDATE gateway.clients SET credential_version = credential_version + 1, updated_at = now() WHERE id = :c"
+        ),
         {"c": client["id"]},
     )
     creds = _issue_credentials(conn, client["id"], app_id)
@@ -129,16 +137,24 @@ def set_status(conn: Connection, app_id: str, active: bool, actor: dict | None) 
         ),
         {"s": "active" if active else "inactive", "a": app_id},
     )
-    audit.record(conn, actor, "client.activate" if active else "client.deactivate", app_id,
-                 before={"status": before["status"]}, after={"status": "active" if active else "inactive"})
+    audit.record(
+        conn,
+        actor,
+        "client.activate" if active else "client.deactivate",
+        app_id,
+        before={"status": before["status"]},
+        after={"status": "active" if active else "inactive"},
+    )
     return get_client(conn, app_id)
 
 
 def rotate_webhook_secret(conn: Connection, app_id: str, actor: dict | None) -> dict:
     get_client(conn, app_id)
     secret = "whsec_" + secrets.token_urlsafe(24)
-    conn.execute(text("UPDATE gateway.clients SET webhook_secret_enc = :s, updated_at = now() WHERE app_id = :a"),
-                 {"s": _box().encrypt(secret), "a": app_id})
+    conn.execute(
+        text("UPDATE gateway.clients SET webhook_secret_enc = :s, updated_at = now() WHERE app_id = :a"),
+        {"s": _box().encrypt(secret), "a": app_id},
+    )
     audit.record(conn, actor, "client.rotate_webhook_secret", app_id)
     return {"app_id": app_id, "webhook_secret": secret}
 
@@ -152,10 +168,14 @@ def list_clients(conn: Connection, search: str | None = None, page: int = 1, per
     """A page of clients, newest first, optionally filtered by app_id/company/email substring."""
     params = {"q": f"%{search}%" if search else None, "limit": per_page, "offset": (max(page, 1) - 1) * per_page}
     where = "WHERE (:q IS NULL OR app_id ILIKE :q OR company_name ILIKE :q OR email ILIKE :q)"
-    rows = conn.execute(
-        text(f"SELECT {CLIENT_COLUMNS} FROM gateway.clients {where} ORDER BY id DESC LIMIT :limit OFFSET :offset"),  # noqa: S608
-        params,
-    ).mappings().all()
+    rows = (
+        conn.execute(
+            text(f"SELECT {CLIENT_COLUMNS} FROM gateway.clients {where} ORDER BY id DESC LIMIT :limit OFFSET :offset"),  # noqa: S608
+            params,
+        )
+        .mappings()
+        .all()
+    )
     total = conn.execute(text(f"SELECT count(*) FROM gateway.clients {where}"), params).scalar_one()  # noqa: S608
     return {"items": [dict(r) for r in rows], "total": total, "page": page, "per_page": per_page}
 
@@ -187,8 +207,13 @@ def set_mpesa_credentials(conn: Connection, app_id: str, data: dict, actor: dict
         creds["base_url"] = MPESA_ENVIRONMENTS[environment]
     else:
         raise InvalidField("environment must be sandbox, production or custom (with base_url)")
-    summary = {"shortcode": creds["shortcode"], "transaction_type": creds["transaction_type"],
-               "party_b": creds["party_b"], "environment": environment, "base_url": creds["base_url"]}
+    summary = {
+        "shortcode": creds["shortcode"],
+        "transaction_type": creds["transaction_type"],
+        "party_b": creds["party_b"],
+        "environment": environment,
+        "base_url": creds["base_url"],
+    }
     _store_provider(conn, client["id"], "mpesa", creds, summary)
     audit.record(conn, actor, "client.set_mpesa_credentials", app_id, after=summary)
     return {"app_id": app_id, "mpesa": summary}
@@ -204,9 +229,13 @@ def set_router_settings(conn: Connection, app_id: str, data: dict, actor: dict |
     tls = data.get("tls", False)
     if not isinstance(tls, bool):
         raise InvalidField("tls must be true or false")
-    creds = {"host": v.text_field(data, "host", max_length=253), "port": port,
-             "username": v.text_field(data, "username", max_length=64),
-             "password": v.text_field(data, "password", max_length=128), "tls": tls}
+    creds = {
+        "host": v.text_field(data, "host", max_length=253),
+        "port": port,
+        "username": v.text_field(data, "username", max_length=64),
+        "password": v.text_field(data, "password", max_length=128),
+        "tls": tls,
+    }
     summary = {k: creds[k] for k in ("host", "port", "username", "tls")}
     _store_provider(conn, client["id"], "router", creds, summary)
     audit.record(conn, actor, "client.set_router", app_id, after=summary)
@@ -225,8 +254,12 @@ def _store_provider(conn: Connection, client_id: int, provider: str, creds: dict
 
 
 def provider_summaries(conn: Connection, client_id: int) -> dict:
-    rows = conn.execute(
-        text("SELECT provider, summary, updated_at FROM gateway.provider_credentials WHERE client_id = :c"),
-        {"c": client_id},
-    ).mappings().all()
+    rows = (
+        conn.execute(
+            text("SELECT provider, summary, updated_at FROM gateway.provider_credentials WHERE client_id = :c"),
+            {"c": client_id},
+        )
+        .mappings()
+        .all()
+    )
     return {r["provider"]: {**r["summary"], "updated_at": r["updated_at"]} for r in rows}

@@ -17,11 +17,23 @@ DEMO_APP_ID = "demo"
 def builtin_services() -> list[dict]:
     cfg = current_app.config
     return [
-        {"name": "echo", "display_name": "Echo (demo microservice)", "kind": "http",
-         "base_url": cfg["ECHO_SERVICE_URL"], "routes": ["pay", "refund"], "timeout_s": 10},
-        {"name": "mpesa", "display_name": "M-Pesa STK push", "kind": "mpesa_stk",
-         "base_url": cfg["MPESA_SERVICE_URL"], "routes": ["stkpush", "query"], "timeout_s": 35,
-         "fields": [{"field": "f004", "required": False}, {"field": "f005", "required": False}]},
+        {
+            "name": "echo",
+            "display_name": "Echo (demo microservice)",
+            "kind": "http",
+            "base_url": cfg["ECHO_SERVICE_URL"],
+            "routes": ["pay", "refund"],
+            "timeout_s": 10,
+        },
+        {
+            "name": "mpesa",
+            "display_name": "M-Pesa STK push",
+            "kind": "mpesa_stk",
+            "base_url": cfg["MPESA_SERVICE_URL"],
+            "routes": ["stkpush", "query"],
+            "timeout_s": 35,
+            "fields": [{"field": "f004", "required": False}, {"field": "f005", "required": False}],
+        },
     ]
 
 
@@ -45,18 +57,39 @@ def ensure_demo_client(conn: Connection) -> str:
     cfg = current_app.config
     note = ""
     if not conn.execute(text("SELECT 1 FROM gateway.clients WHERE app_id = :a"), {"a": DEMO_APP_ID}).first():
-        made = clients.create_client(conn, {"app_id": DEMO_APP_ID, "company_name": "Demo Merchant",
-                                            "email": "demo@example.com"}, SYSTEM)
-        note = (f"  demo merchant   App-ID demo  api_username {made['api_username']}  api_secret {made['api_secret']}\n"
-                f"                  webhook_secret {made['webhook_secret']}  (shown once; rotate in the portal)")
-        clients.set_mpesa_credentials(conn, DEMO_APP_ID, {
-            "consumer_key": "sim-consumer-key", "consumer_secret": "sim-consumer-secret",
-            "shortcode": SANDBOX_SHORTCODE, "passkey": SANDBOX_PASSKEY,
-            "transaction_type": "CustomerPayBillOnline", "environment": "custom",
-            "base_url": cfg["DARAJA_BASE_URL"]}, SYSTEM)
-        clients.set_router_settings(conn, DEMO_APP_ID, {
-            "host": "127.0.0.1", "port": cfg["ROUTEROS_SIM_PORT"], "username": "admin",
-            "password": "sim-router-pass", "tls": False}, SYSTEM)
+        made = clients.create_client(
+            conn, {"app_id": DEMO_APP_ID, "company_name": "Demo Merchant", "email": "demo@example.com"}, SYSTEM
+        )
+        note = (
+            f"  demo merchant   App-ID demo  api_username {made['api_username']}  api_secret {made['api_secret']}\n"
+            f"                  webhook_secret {made['webhook_secret']}  (shown once; rotate in the portal)"
+        )
+        clients.set_mpesa_credentials(
+            conn,
+            DEMO_APP_ID,
+            {
+                "consumer_key": "sim-consumer-key",
+                "consumer_secret": "sim-consumer-secret",
+                "shortcode": SANDBOX_SHORTCODE,
+                "passkey": SANDBOX_PASSKEY,
+                "transaction_type": "CustomerPayBillOnline",
+                "environment": "custom",
+                "base_url": cfg["DARAJA_BASE_URL"],
+            },
+            SYSTEM,
+        )
+        clients.set_router_settings(
+            conn,
+            DEMO_APP_ID,
+            {
+                "host": "127.0.0.1",
+                "port": cfg["ROUTEROS_SIM_PORT"],
+                "username": "admin",
+                "password": "sim-router-pass",
+                "tls": False,
+            },
+            SYSTEM,
+        )
     else:
         note = "  demo merchant   App-ID demo (exists; rotate its credentials in the portal to see a new secret)"
     for name in conn.execute(text("SELECT name FROM gateway.services ORDER BY id")).scalars():

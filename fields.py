@@ -39,13 +39,13 @@ class PaymentFields:
 def parse_body(body: Any) -> dict[str, str]:
     """Check the JSON body is an object of string f-fields. Raises InvalidField naming the problem."""
     if not isinstance(body, dict):
-        raise InvalidField("the body must be a JSON object of string fields f000–f010, e.g. {\"f000\": \"mpesa\"}")
+        raise InvalidField('the body must be a JSON object of string fields f000–f010, e.g. {"f000": "mpesa"}')
     unknown = sorted(k for k in body if k not in FIELD_NAMES)
     if unknown:
         raise InvalidField(f"unknown field(s) {', '.join(unknown)[:200]}: only f000–f010 are accepted")
     for key, value in body.items():
         if not isinstance(value, str):
-            raise InvalidField(f"{key} must be a string (got {type(value).__name__}); send numbers as \"100.00\"")
+            raise InvalidField(f'{key} must be a string (got {type(value).__name__}); send numbers as "100.00"')
         if len(value) > MAX_FIELD_LENGTH:
             raise InvalidField(f"{key} is longer than {MAX_FIELD_LENGTH} characters")
     return {k: v.strip() if k not in SECRET_FIELDS else v for k, v in body.items()}
@@ -79,7 +79,7 @@ def normalise_msisdn(raw: str) -> str:
 
 def parse_amount(raw: str) -> Decimal:
     if not AMOUNT_RE.match(raw):
-        raise InvalidField("f004 must be a positive amount with at most 2 decimal places, e.g. \"100\" or \"99.50\"")
+        raise InvalidField('f004 must be a positive amount with at most 2 decimal places, e.g. "100" or "99.50"')
     try:
         amount = Decimal(raw)
     except InvalidOperation as exc:  # pragma: no cover - the regex already guarantees a number

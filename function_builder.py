@@ -92,9 +92,7 @@ def _latest_version(conn: Connection, fn_name: str) -> tuple[int, str | None, st
     return (row[0], row[1], row[2]) if row else (0, None, None)
 
 
-def record_version(
-    conn: Connection, registry_id: int, fn_name: str, source: str, origin: str, author: str
-) -> int:
+def record_version(conn: Connection, registry_id: int, fn_name: str, source: str, origin: str, author: str) -> int:
     """Store a version row with a unified diff against the previous one. Returns the version number."""
     version, _, previous = _latest_version(conn, fn_name)
     diff = "".join(
@@ -110,8 +108,16 @@ def record_version(
             "INSERT INTO gateway.function_versions (registry_id, fn_name, version, source, source_md5, origin, "
             "author, diff) VALUES (:r, :n, :v, :s, :m, :o, :a, :d)"
         ),
-        {"r": registry_id, "n": fn_name, "v": version + 1, "s": source, "m": _md5(source), "o": origin,
-         "a": author, "d": diff or None},
+        {
+            "r": registry_id,
+            "n": fn_name,
+            "v": version + 1,
+            "s": source,
+            "m": _md5(source),
+            "o": origin,
+            "a": author,
+            "d": diff or None,
+        },
     )
     return version + 1
 

@@ -9,9 +9,23 @@ MASK = "****"
 # Keys whose values are secrets wherever they appear (f007/f008 are the MosPay password fields).
 SECRET_KEYS = frozenset(
     {
-        "f007", "f008", "password", "passkey", "consumer_secret", "consumer_key", "api_secret", "secret",
-        "access_token", "token", "authorization", "webhook_secret", "totp_secret", "security_credential",
-        "x-internal-token", "new_password", "current_password",
+        "f007",
+        "f008",
+        "password",
+        "passkey",
+        "consumer_secret",
+        "consumer_key",
+        "api_secret",
+        "secret",
+        "access_token",
+        "token",
+        "authorization",
+        "webhook_secret",
+        "totp_secret",
+        "security_credential",
+        "x-internal-token",
+        "new_password",
+        "current_password",
     }
 )
 
@@ -19,8 +33,10 @@ SECRET_KEYS = frozenset(
 def mask_json(value: Any) -> Any:
     """A copy of value with every secret key's value replaced by ****."""
     if isinstance(value, dict):
-        return {k: (MASK if str(k).lower() in SECRET_KEYS and v not in (None, "") else mask_json(v))
-                for k, v in value.items()}
+        return {
+            k: (MASK if str(k).lower() in SECRET_KEYS and v not in (None, "") else mask_json(v))
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [mask_json(v) for v in value]
     return value

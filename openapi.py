@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 F_FIELDS = {
-    "f000": "service name (e.g. mpesa)", "f001": "service/category label (ISP: plan code)", "f002": "route",
-    "f003": "your App ID", "f004": "amount, positive decimal with at most 2 places",
-    "f005": "mobile number (07…, 01…, 2547…, +2547…)", "f006": "username / account reference",
-    "f007": "encrypted password (never stored)", "f008": "password (never stored)", "f009": "device id",
+    "f000": "service name (e.g. mpesa)",
+    "f001": "service/category label (ISP: plan code)",
+    "f002": "route",
+    "f003": "your App ID",
+    "f004": "amount, positive decimal with at most 2 places",
+    "f005": "mobile number (07…, 01…, 2547…, +2547…)",
+    "f006": "username / account reference",
+    "f007": "encrypted password (never stored)",
+    "f008": "password (never stored)",
+    "f009": "device id",
     "f010": "your unique id for this request (idempotency key, 1–64 chars)",
 }
 
@@ -27,8 +33,11 @@ def document() -> dict:
     security = [{"basicAppId": [], "appId": []}, {"bearer": []}]
     return {
         "openapi": "3.0.3",
-        "info": {"title": "MosPay-style payment gateway", "version": "1.0.0",
-                 "description": "Client API. Every error is {status, message} with the same HTTP status."},
+        "info": {
+            "title": "MosPay-style payment gateway",
+            "version": "1.0.0",
+            "description": "Client API. Every error is {status, message} with the same HTTP status.",
+        },
         "servers": [{"url": "/"}],
         "components": {
             "securitySchemes": {
@@ -37,55 +46,129 @@ def document() -> dict:
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
             },
             "schemas": {
-                "Error": {"type": "object", "required": ["status", "message"],
-                          "properties": {"status": {"type": "string"}, "message": {"type": "string"}}},
+                "Error": {
+                    "type": "object",
+                    "required": ["status", "message"],
+                    "properties": {"status": {"type": "string"}, "message": {"type": "string"}},
+                },
                 "Fields": fields_schema,
-                "Result": {"type": "object", "required": ["status", "message", "transaction_id"], "properties": {
-                    "status": {"type": "string"}, "message": {"type": "string"}, "type": {"type": "string"},
-                    "version": {"type": "string"},
-                    "action": {"type": "string", "enum": ["OUTPUT", "ERROR", "PENDING"]},
-                    "transaction_id": {"type": "string", "format": "uuid"}}},
-                "Transaction": {"type": "object", "properties": {
-                    "status": {"type": "string"}, "transaction_id": {"type": "string"}, "f010": {"type": "string"},
-                    "amount": {"type": "string"}, "receipt": {"type": "string"}, "reason": {"type": "string"}}},
+                "Result": {
+                    "type": "object",
+                    "required": ["status", "message", "transaction_id"],
+                    "properties": {
+                        "status": {"type": "string"},
+                        "message": {"type": "string"},
+                        "type": {"type": "string"},
+                        "version": {"type": "string"},
+                        "action": {"type": "string", "enum": ["OUTPUT", "ERROR", "PENDING"]},
+                        "transaction_id": {"type": "string", "format": "uuid"},
+                    },
+                },
+                "Transaction": {
+                    "type": "object",
+                    "properties": {
+                        "status": {"type": "string"},
+                        "transaction_id": {"type": "string"},
+                        "f010": {"type": "string"},
+                        "amount": {"type": "string"},
+                        "receipt": {"type": "string"},
+                        "reason": {"type": "string"},
+                    },
+                },
             },
         },
         "paths": {
-            "/api/v1/auth/token": {"post": {
-                "summary": "Exchange Basic credentials + App-ID for a Bearer token",
-                "security": [{"basicAppId": [], "appId": []}],
-                "responses": {"200": {"description": "token", "content": {"application/json": {"schema": {
-                    "type": "object", "properties": {"status": {"type": "string"}, "token": {"type": "string"},
-                                                     "expires_in": {"type": "integer"}}}}}},
-                              **_errors(401, 403, 429)}}},
-            "/api/v1/payment/process": {"post": {
-                "summary": "Process an f000–f010 payment request",
-                "security": security,
-                "requestBody": {"required": True,
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Fields"}}}},
-                "responses": {
-                    "200": {"description": "done (OUTPUT)",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}},
-                    "202": {"description": "accepted, awaiting callback (PENDING)",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}},
-                    **_errors(400, 401, 403, 404, 409, 413, 415, 429, 502, 503, 504)}}},
-            "/api/v1/payment/status": {"post": {
-                "summary": "Status of a payment by f010 (MosPay form)", "security": security,
-                "requestBody": {"required": True,
-                                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Fields"}}}},
-                "responses": {"200": {"description": "transaction", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Transaction"}}}}, **_errors(400, 401, 404)}}},
-            "/api/v1/transactions/{f010}": {"get": {
-                "summary": "Status of a payment by f010 (REST form)", "security": security,
-                "parameters": [{"name": "f010", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "transaction", "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/Transaction"}}}}, **_errors(401, 404)}}},
-            "/api/v1/callbacks/{token}": {"post": {
-                "summary": "Provider or microservice callback for one transaction", "security": [],
-                "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-                "responses": {"200": {"description": "acknowledged"}, **_errors(400, 403, 404)}}},
-            "/healthz": {"get": {"summary": "Gateway and database health", "security": [],
-                                 "responses": {"200": {"description": "up"}, "503": {"description": "down"}}}},
+            "/api/v1/auth/token": {
+                "post": {
+                    "summary": "Exchange Basic credentials + App-ID for a Bearer token",
+                    "security": [{"basicAppId": [], "appId": []}],
+                    "responses": {
+                        "200": {
+                            "description": "token",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "status": {"type": "string"},
+                                            "token": {"type": "string"},
+                                            "expires_in": {"type": "integer"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        **_errors(401, 403, 429),
+                    },
+                }
+            },
+            "/api/v1/payment/process": {
+                "post": {
+                    "summary": "Process an f000–f010 payment request",
+                    "security": security,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Fields"}}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "done (OUTPUT)",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}},
+                        },
+                        "202": {
+                            "description": "accepted, awaiting callback (PENDING)",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}},
+                        },
+                        **_errors(400, 401, 403, 404, 409, 413, 415, 429, 502, 503, 504),
+                    },
+                }
+            },
+            "/api/v1/payment/status": {
+                "post": {
+                    "summary": "Status of a payment by f010 (MosPay form)",
+                    "security": security,
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Fields"}}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "transaction",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transaction"}}},
+                        },
+                        **_errors(400, 401, 404),
+                    },
+                }
+            },
+            "/api/v1/transactions/{f010}": {
+                "get": {
+                    "summary": "Status of a payment by f010 (REST form)",
+                    "security": security,
+                    "parameters": [{"name": "f010", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {
+                            "description": "transaction",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transaction"}}},
+                        },
+                        **_errors(401, 404),
+                    },
+                }
+            },
+            "/api/v1/callbacks/{token}": {
+                "post": {
+                    "summary": "Provider or microservice callback for one transaction",
+                    "security": [],
+                    "parameters": [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {"200": {"description": "acknowledged"}, **_errors(400, 403, 404)},
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Gateway and database health",
+                    "security": [],
+                    "responses": {"200": {"description": "up"}, "503": {"description": "down"}},
+                }
+            },
         },
     }

@@ -81,39 +81,55 @@ def process_payment(creds: ClientCredentials, body: Any, log: dict) -> tuple[int
             "SELECT gateway.begin_payment(:client, :registry, :f010, :hash, CAST(:request AS jsonb), "
             "CAST(:input AS json), :token_hash, :amount, :msisdn, :account_ref, CAST(:ctx AS jsonb))",
             {
-                "client": res.client_id, "registry": res.registry_id, "f010": pf.values["f010"],
-                "hash": payload_hash, "request": db.as_json(pf.masked()), "input": db.as_json(data_input),
-                "token_hash": keyed_hash(cfg["SECRET_KEY"], token), "amount": pf.amount, "msisdn": pf.msisdn,
-                "account_ref": pf.values.get("f006") or None, "ctx": db.as_json(ctx),
+                "client": res.client_id,
+                "registry": res.registry_id,
+                "f010": pf.values["f010"],
+                "hash": payload_hash,
+                "request": db.as_json(pf.masked()),
+                "input": db.as_json(data_input),
+                "token_hash": keyed_hash(cfg["SECRET_KEY"], token),
+                "amount": pf.amount,
+                "msisdn": pf.msisdn,
+                "account_ref": pf.values.get("f006") or None,
+                "ctx": db.as_json(ctx),
             },
         )
-    target = ServiceTarget(res.service_name or service, res.base_url or "", res.timeout_s or 10.0,
-                           res.provider_credentials)
+    target = ServiceTarget(
+        res.service_name or service, res.base_url or "", res.timeout_s or 10.0, res.provider_credentials
+    )
     outcome = run_service_chain(outcome, target, data_input, pf.secrets, ctx)
     return int(outcome["http_status"]), outcome["result"]
 
 
-def run_service_chain(outcome: dict, target: ServiceTarget, data_input: dict, secrets: list[str],
-                      ctx: dict) -> dict:
+def run_service_chain(outcome: dict, target: ServiceTarget, data_input: dict, secrets: list[str], ctx: dict) -> dict:
     """While the functions answer SERVICE: call the service, then R3 with its reply. Depth is bounded in SQL."""
     cfg = current_app.config
     while outcome["outcome"] == "service":
-        call_or_reply = build_call(outcome["spec"], target, f"{outcome['transaction_id']}:{outcome['step']}",
-                                   secrets)
+        call_or_reply = build_call(outcome["spec"], target, f"{outcome['transaction_id']}:{outcome['step']}", secrets)
         reply = call_or_reply if isinstance(call_or_reply, ServiceReply) else adapter().call(call_or_reply)
         attempt = {
             "method": (outcome["spec"].get("servicemethod") or "POST").upper(),
-            "url": call_or_reply.url if isinstance(call_or_reply, ServiceCall) else str(outcome["spec"].get("serviceurl")),
-            "latency_ms": reply.latency_ms, "request_body": reply.request_body,
-            "response_body": reply.response_body, "error": reply.error,
+            "url": call_or_reply.url
+            if isinstance(call_or_reply, ServiceCall)
+            else str(outcome["spec"].get("serviceurl")),
+            "latency_ms": reply.latency_ms,
+            "request_body": reply.request_body,
+            "response_body": reply.response_body,
+            "error": reply.error,
         }
         with db.transaction(timeout_ms=cfg["DB_STATEMENT_TIMEOUT_MS"]) as conn:  # R3
             outcome = db.call_json(
                 conn,
                 "SELECT gateway.finish_payment(:txn, :code, CAST(:output AS json), CAST(:attempt AS jsonb), "
                 "CAST(:input AS json), CAST(:ctx AS jsonb))",
-                {"txn": outcome["txn"], "code": reply.code, "output": db.as_json(reply.data),
-                 "attempt": db.as_json(attempt), "input": db.as_json(data_input), "ctx": db.as_json(ctx)},
+                {
+                    "txn": outcome["txn"],
+                    "code": reply.code,
+                    "output": db.as_json(reply.data),
+                    "attempt": db.as_json(attempt),
+                    "input": db.as_json(data_input),
+                    "ctx": db.as_json(ctx),
+                },
             )
     return outcome
 
@@ -123,7 +139,9 @@ def _refusal(message: str) -> ServiceReply:
     return ServiceReply(code=502, data={"error": message, "message": message}, latency_ms=0, error=message)
 
 
-def build_call(spec: dict, target: ServiceTarget, idempotency_key: str, secrets: list[str]) -> ServiceCall | ServiceReply:
+def build_call(
+    spec: dict, target: ServiceTarget, idempotency_key: str, secrets: list[str]
+) -> ServiceCall | ServiceReply:
     """Turn a SERVICE result into a checked ServiceCall, or a 502 reply explaining why it was not sent."""
     try:
         url = resolve_url(target.base_url, str(spec.get("serviceurl") or ""))
@@ -152,8 +170,13 @@ def build_call(spec: dict, target: ServiceTarget, idempotency_key: str, secrets:
         payload = {**payload, CREDENTIAL_SLOTS[provider]: creds}
         all_secrets += [str(v) for v in creds.values() if isinstance(v, str) and len(v) >= 4]
     return ServiceCall(
-        url=url, method=method, payload=payload, timeout_s=max(0.1, timeout), idempotency_key=idempotency_key,
-        headers={str(k): str(v) for k, v in headers.items()}, secrets=tuple(all_secrets),
+        url=url,
+        method=method,
+        payload=payload,
+        timeout_s=max(0.1, timeout),
+        idempotency_key=idempotency_key,
+        headers={str(k): str(v) for k, v in headers.items()},
+        secrets=tuple(all_secrets),
     )
 
 

@@ -63,9 +63,11 @@ class Resolution:
 
 def resolve(conn: Connection, app_id: str, username: str | None, service: str, route: str) -> Resolution | None:
     """The client (with the credential row for `username`, if given) and its route; None for an unknown App ID."""
-    row = conn.execute(
-        _RESOLVE, {"app_id": app_id, "username": username, "service": service, "route": route}
-    ).mappings().first()
+    row = (
+        conn.execute(_RESOLVE, {"app_id": app_id, "username": username, "service": service, "route": route})
+        .mappings()
+        .first()
+    )
     if row is None:
         return None
     data = dict(row)

@@ -35,18 +35,25 @@ def _fields(data: dict) -> list[dict]:
                 raise InvalidField(f"{item['field']}.pattern must be a string")
             check_pattern(pattern)
         max_length = item.get("max_length")
-        if max_length is not None and (isinstance(max_length, bool) or not isinstance(max_length, int)
-                                       or max_length < 1):
+        if max_length is not None and (
+            isinstance(max_length, bool) or not isinstance(max_length, int) or max_length < 1
+        ):
             raise InvalidField(f"{item['field']}.max_length must be a positive integer")
-        out.append({"field": item["field"], "required": bool(item.get("required", False)),
-                    "pattern": pattern, "max_length": max_length})
+        out.append(
+            {
+                "field": item["field"],
+                "required": bool(item.get("required", False)),
+                "pattern": pattern,
+                "max_length": max_length,
+            }
+        )
     return out
 
 
 def _routes(data: dict) -> list[str]:
     routes = data.get("routes")
     if not isinstance(routes, list) or not routes:
-        raise InvalidField("routes must be a non-empty list of route names, e.g. [\"pay\", \"status\"]")
+        raise InvalidField('routes must be a non-empty list of route names, e.g. ["pay", "status"]')
     for r in routes:
         v.name_field({"route": r}, "route")
     if len(set(routes)) != len(routes):
@@ -56,19 +63,23 @@ def _routes(data: dict) -> list[str]:
 
 def get_service(conn: Connection, name: str) -> dict:
     """The service with its routes and field rules. Raises NotFound."""
-    row = conn.execute(
-        text(
-            "SELECT s.id, s.name, s.display_name, s.kind, s.base_url, s.timeout_s::float AS timeout_s, s.settings, "
-            "s.active, s.created_at, "
-            "(SELECT coalesce(json_agg(r.route ORDER BY r.id), '[]') FROM gateway.service_routes r "
-            " WHERE r.service_id = s.id) AS routes, "
-            "(SELECT coalesce(json_agg(json_build_object('field', f.field, 'required', f.required, "
-            " 'pattern', f.pattern, 'max_length', f.max_length) ORDER BY f.field), '[]') "
-            " FROM gateway.service_fields f WHERE f.service_id = s.id) AS fields "
-            "FROM gateway.services s WHERE s.name = :n"
-        ),
-        {"n": name},
-    ).mappings().first()
+    row = (
+        conn.execute(
+            text(
+                "SELECT s.id, s.name, s.display_name, s.kind, s.base_url, s.timeout_s::float AS timeout_s, s.settings, "
+                "s.active, s.created_at, "
+                "(SELECT coalesce(json_agg(r.route ORDER BY r.id), '[]') FROM gateway.service_routes r "
+                " WHERE r.service_id = s.id) AS routes, "
+                "(SELECT coalesce(json_agg(json_build_object('field', f.field, 'required', f.required, "
+                " 'pattern', f.pattern, 'max_length', f.max_length) ORDER BY f.field), '[]') "
+                " FROM gateway.service_fields f WHERE f.service_id = s.id) AS fields "
+                "FROM gateway.services s WHERE s.name = :n"
+            ),
+            {"n": name},
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         raise NotFound(f"no service named {name!r}")
     return dict(row)
@@ -85,7 +96,9 @@ def create_service(conn: Connection, data: dict, actor: dict | None) -> dict:
     if not isinstance(settings, dict):
         raise InvalidField("settings must be a JSON object")
     values = {
-        "name": name, "display_name": v.text_field(data, "display_name"), "kind": kind,
+        "name": name,
+        "display_name": v.text_field(data, "display_name"),
+        "kind": kind,
         "base_url": (v.url_field(data, "base_url") or "").rstrip("/"),
         "timeout_s": v.number_field(data, "timeout_s", default=10, low=0, high=120),
         "settings": json.dumps(settings),
@@ -94,8 +107,10 @@ def create_service(conn: Connection, data: dict, actor: dict | None) -> dict:
     if conn.execute(text("SELECT 1 FROM gateway.services WHERE name = :n"), {"n": name}).first():
         raise Conflict(f"a service named {name!r} exists; choose another name or edit it")
     service_id = conn.execute(
-        text("INSERT INTO gateway.services (name, display_name, kind, base_url, timeout_s, settings) "
-             "VALUES (:name, :display_name, :kind, :base_url, :timeout_s, CAST(:settings AS jsonb)) RETURNING id"),
+        text(
+            "INSERT INTO gateway.services (name, display_name, kind, base_url, timeout_s, settings) "
+            "VALUES (:name, :display_name, :kind, :base_url, :timeout_s, CAST(:settings AS jsonb)) RETURNING id"
+        ),
         values,
     ).scalar_one()
     _replace_routes_and_fields(conn, service_id, routes, rules)
@@ -125,13 +140,17 @@ def update_service(conn: Connection, name: str, data: dict, actor: dict | None) 
         sets["settings"] = json.dumps(data["settings"])
     for key, value in sets.items():  # keys come from the fixed list above
         cast = "CAST(:val AS jsonb)" if key == "settings" else ":val"
-        conn.execute(text(f"UPDATE gateway.services SET {key} = {cast}, updated_at = now() WHERE id = :id"),  # noqa: S608
-                     {"val": value, "id": before["id"]})
+        conn.execute(
+            text(f"UPDATE gateway.services SET {key} = {cast}, updated_at = now() WHERE id = :id"),  # noqa: S608
+            {"val": value, "id": before["id"]},
+        )
     routes = _routes(data) if "routes" in data else before["routes"]
     removed = set(before["routes"]) - set(routes)
     if removed:
-        raise InvalidField(f"routes {', '.join(sorted(removed))} cannot be removed while functions exist for them; "
-                           "deactivate the service instead")
+        raise InvalidField(
+            f"routes {', '.join(sorted(removed))} cannot be removed while functions exist for them; "
+            "deactivate the service instead"
+        )
     rules = _fields(data) if "fields" in data else before["fields"]
     _replace_routes_and_fields(conn, before["id"], routes, rules)
     after = get_service(conn, name)
@@ -141,13 +160,20 @@ def update_service(conn: Connection, name: str, data: dict, actor: dict | None) 
 
 def _replace_routes_and_fields(conn: Connection, service_id: int, routes: list[str], rules: list[dict]) -> None:
     for route in routes:
-        conn.execute(text("INSERT INTO gateway.service_routes (service_id, route) VALUES (:s, :r) "
-                          "ON CONFLICT (service_id, route) DO NOTHING"), {"s": service_id, "r": route})
+        conn.execute(
+            text(
+                "INSERT INTO gateway.service_routes (service_id, route) VALUES (:s, :r) "
+                "ON CONFLICT (service_id, route) DO NOTHING"
+            ),
+            {"s": service_id, "r": route},
+        )
     conn.execute(text("DELETE FROM gateway.service_fields WHERE service_id = :s"), {"s": service_id})
     for rule in rules:
         conn.execute(
-            text("INSERT INTO gateway.service_fields (service_id, field, required, pattern, max_length) "
-                 "VALUES (:s, :field, :required, :pattern, :max_length)"),
+            text(
+                "INSERT INTO gateway.service_fields (service_id, field, required, pattern, max_length) "
+                "VALUES (:s, :field, :required, :pattern, :max_length)"
+            ),
             {"s": service_id, **rule},
         )
 
@@ -163,8 +189,10 @@ def assign(conn: Connection, app_id: str, service_name: str, actor: dict | None)
     client = get_client(conn, app_id)
     service = get_service(conn, service_name)
     assignment_id = conn.execute(
-        text("INSERT INTO gateway.assignments (client_id, service_id) VALUES (:c, :s) "
-             "ON CONFLICT (client_id, service_id) DO UPDATE SET active = true RETURNING id"),
+        text(
+            "INSERT INTO gateway.assignments (client_id, service_id) VALUES (:c, :s) "
+            "ON CONFLICT (client_id, service_id) DO UPDATE SET active = true RETURNING id"
+        ),
         {"c": client["id"], "s": service["id"]},
     ).scalar_one()
     author = (actor or {}).get("username", "system")
@@ -179,22 +207,37 @@ def assign(conn: Connection, app_id: str, service_name: str, actor: dict | None)
                 "response_fn, callback_fn, template_kind) VALUES (:a, :c, :s, :r, :req, :resp, :cb, :kind) "
                 "ON CONFLICT (assignment_id, route_id) DO UPDATE SET updated_at = now() RETURNING id"
             ),
-            {"a": assignment_id, "c": client["id"], "s": service["id"], "r": route_id, "req": names.request,
-             "resp": names.response, "cb": names.callback, "kind": service["kind"]},
+            {
+                "a": assignment_id,
+                "c": client["id"],
+                "s": service["id"],
+                "r": route_id,
+                "req": names.request,
+                "resp": names.response,
+                "cb": names.callback,
+                "kind": service["kind"],
+            },
         ).scalar_one()
         report = function_builder.generate(conn, registry_id, author)
-        functions.append({"route": route, "request": f"{function_builder.FN_SCHEMA}.{names.request}",
-                          "response": f"{function_builder.FN_SCHEMA}.{names.response}",
-                          "callback": f"{function_builder.FN_SCHEMA}.{names.callback}", "generation": report})
+        functions.append(
+            {
+                "route": route,
+                "request": f"{function_builder.FN_SCHEMA}.{names.request}",
+                "response": f"{function_builder.FN_SCHEMA}.{names.response}",
+                "callback": f"{function_builder.FN_SCHEMA}.{names.callback}",
+                "generation": report,
+            }
+        )
     audit.record(conn, actor, "service.assign", f"{app_id}/{service_name}", after={"functions": functions})
     return {"app_id": app_id, "service": service_name, "assignment_id": assignment_id, "functions": functions}
 
 
-def set_assignment_active(conn: Connection, app_id: str, service_name: str, active: bool,
-                          actor: dict | None) -> None:
+def set_assignment_active(conn: Connection, app_id: str, service_name: str, active: bool, actor: dict | None) -> None:
     client, service = get_client(conn, app_id), get_service(conn, service_name)
-    updated = conn.execute(text("UPDATE gateway.assignments SET active = :a WHERE client_id = :c AND service_id = :s"),
-                           {"a": active, "c": client["id"], "s": service["id"]}).rowcount
+    updated = conn.execute(
+        text("UPDATE gateway.assignments SET active = :a WHERE client_id = :c AND service_id = :s"),
+        {"a": active, "c": client["id"], "s": service["id"]},
+    ).rowcount
     if not updated:
         raise NotFound(f"service {service_name!r} is not assigned to {app_id!r}")
     audit.record(conn, actor, "service.assignment_active", f"{app_id}/{service_name}", after={"active": active})
@@ -202,14 +245,18 @@ def set_assignment_active(conn: Connection, app_id: str, service_name: str, acti
 
 def client_functions(conn: Connection, app_id: str) -> list[dict]:
     """The registry rows of a client: what each route calls and whether a DBA edited it."""
-    rows = conn.execute(
-        text(
-            "SELECT fr.id, s.name AS service, sr.route, fr.fn_schema, fr.request_fn, fr.response_fn, fr.callback_fn, "
-            "fr.template_kind, fr.state, a.active, fr.updated_at FROM gateway.function_registry fr "
-            "JOIN gateway.assignments a ON a.id = fr.assignment_id JOIN gateway.services s ON s.id = fr.service_id "
-            "JOIN gateway.service_routes sr ON sr.id = fr.route_id JOIN gateway.clients c ON c.id = fr.client_id "
-            "WHERE c.app_id = :a ORDER BY s.name, sr.route"
-        ),
-        {"a": app_id},
-    ).mappings().all()
+    rows = (
+        conn.execute(
+            text(
+                "SELECT fr.id, s.name AS service, sr.route, fr.fn_schema, fr.request_fn, fr.response_fn, "
+                "fr.callback_fn, fr.template_kind, fr.state, a.active, fr.updated_at FROM gateway.function_registry fr "
+                "JOIN gateway.assignments a ON a.id = fr.assignment_id JOIN gateway.services s ON s.id = fr.service_id "
+                "JOIN gateway.service_routes sr ON sr.id = fr.route_id JOIN gateway.clients c ON c.id = fr.client_id "
+                "WHERE c.app_id = :a ORDER BY s.name, sr.route"
+            ),
+            {"a": app_id},
+        )
+        .mappings()
+        .all()
+    )
     return [dict(r) for r in rows]

@@ -16,13 +16,21 @@ from auth import hash_password, verify_password
 from errors import AuthError, Conflict, InvalidField, NotFound
 
 ROLES = ("super_admin", "admin", "viewer")
-USER_COLUMNS = ("id, username, role, active, must_change_password, totp_required, totp_secret_enc, failed_logins, "
-                "locked_until, token_version, last_login_at, created_at")
+USER_COLUMNS = (
+    "id, username, role, active, must_change_password, totp_required, totp_secret_enc, failed_logins, "
+    "locked_until, token_version, last_login_at, created_at"
+)
 
 
 def get_user(conn: Connection, user_id: int) -> dict | None:
-    row = conn.execute(text(f"SELECT {USER_COLUMNS} FROM gateway.users WHERE id = :i"),  # noqa: S608
-                       {"i": user_id}).mappings().first()
+    row = (
+        conn.execute(
+            text(f"SELECT {USER_COLUMNS} FROM gateway.users WHERE id = :i"),  # noqa: S608
+            {"i": user_id},
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
@@ -31,8 +39,15 @@ def check_password_strength(password: str) -> None:
         raise InvalidField("password must be at least 10 characters")
 
 
-def create_user(conn: Connection, username: str, password: str | None, role: str, actor: dict | None = None,
-                *, must_change: bool = False) -> tuple[dict, str]:
+def create_user(
+    conn: Connection,
+    username: str,
+    password: str | None,
+    role: str,
+    actor: dict | None = None,
+    *,
+    must_change: bool = False,
+) -> tuple[dict, str]:
     """Create an admin user; a missing password is generated (and must be changed at first sign-in).
     Returns (user, password)."""
     v.text_field({"username": username}, "username", max_length=64)
@@ -44,8 +59,10 @@ def create_user(conn: Connection, username: str, password: str | None, role: str
     if conn.execute(text("SELECT 1 FROM gateway.users WHERE username = :u"), {"u": username}).first():
         raise Conflict(f"user {username!r} exists")
     user_id = conn.execute(
-        text("INSERT INTO gateway.users (username, password_hash, role, must_change_password) "
-             "VALUES (:u, :p, :r, :m) RETURNING id"),
+        text(
+            "INSERT INTO gateway.users (username, password_hash, role, must_change_password) "
+            "VALUES (:u, :p, :r, :m) RETURNING id"
+        ),
         {"u": username, "p": hash_password(password), "r": role, "m": generated or must_change},
     ).scalar_one()
     audit.record(conn, actor, "user.create", username, after={"role": role})
@@ -55,10 +72,14 @@ def create_user(conn: Connection, username: str, password: str | None, role: str
 def authenticate(conn: Connection, username: str, password: str) -> dict:
     """The user for a correct username/password. Counts failures and locks the account after too many.
     Raises AuthError with a message that does not reveal which part was wrong."""
-    row = conn.execute(
-        text(f"SELECT {USER_COLUMNS}, password_hash FROM gateway.users WHERE username = :u"),  # noqa: S608
-        {"u": username},
-    ).mappings().first()
+    row = (
+        conn.execute(
+            text(f"SELECT {USER_COLUMNS}, password_hash FROM gateway.users WHERE username = :u"),  # noqa: S608
+            {"u": username},
+        )
+        .mappings()
+        .first()
+    )
     now = datetime.now(UTC)
     if row is None:
         verify_password(password, "$2b$12$" + "x" * 53)  # same cost as a real check
@@ -68,8 +89,10 @@ def authenticate(conn: Connection, username: str, password: str) -> dict:
     if not verify_password(password, row["password_hash"]) or not row["active"]:
         _count_failure(row["id"])
         raise AuthError("invalid username or password")
-    conn.execute(text("UPDATE gateway.users SET failed_logins = 0, locked_until = NULL, last_login_at = now() "
-                      "WHERE id = :i"), {"i": row["id"]})
+    conn.execute(
+        text("UPDATE gateway.users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = :i"),
+        {"i": row["id"]},
+    )
     user = dict(row)
     user.pop("password_hash")
     return user
@@ -84,16 +107,21 @@ def _count_failure(user_id: int) -> None:
                 "ELSE failed_logins + 1 END, locked_until = CASE WHEN failed_logins + 1 >= :max "
                 "THEN now() + make_interval(secs => :lock) ELSE locked_until END WHERE id = :i"
             ),
-            {"max": current_app.config["LOGIN_MAX_FAILURES"], "lock": current_app.config["LOGIN_LOCKOUT_SECONDS"],
-             "i": user_id},
+            {
+                "max": current_app.config["LOGIN_MAX_FAILURES"],
+                "lock": current_app.config["LOGIN_LOCKOUT_SECONDS"],
+                "i": user_id,
+            },
         )
 
 
 def set_password(conn: Connection, user_id: int, password: str, actor: dict | None) -> None:
     check_password_strength(password)
     updated = conn.execute(
-        text("UPDATE gateway.users SET password_hash = :p, must_change_password = false, "
-             "token_version = token_version + 1, updated_at = now() WHERE id = :i"),
+        text(
+            "UPDATE gateway.users SET password_hash = :p, must_change_password = false, "
+            "token_version = token_version + 1, updated_at = now() WHERE id = :i"
+        ),
         {"p": hash_password(password), "i": user_id},
     ).rowcount
     if not updated:
@@ -106,5 +134,7 @@ def any_super_admin(conn: Connection) -> bool:
 
 
 def list_users(conn: Connection) -> list[dict]:
-    return [dict(r) for r in conn.execute(
-        text(f"SELECT {USER_COLUMNS} FROM gateway.users ORDER BY username")).mappings().all()]  # noqa: S608
+    return [
+        dict(r)
+        for r in conn.execute(text(f"SELECT {USER_COLUMNS} FROM gateway.users ORDER BY username")).mappings().all()
+    ]  # noqa: S608

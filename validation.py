@@ -35,8 +35,10 @@ def text_field(data: dict, key: str, *, required: bool = True, max_length: int =
 def name_field(data: dict, key: str) -> str:
     value = text_field(data, key) or ""
     if not NAME_RE.match(value):
-        raise InvalidField(f"{key} must be lowercase letters and digits, starting with a letter, at most 16 "
-                           f"characters (it becomes part of PostgreSQL function names)")
+        raise InvalidField(
+            f"{key} must be lowercase letters and digits, starting with a letter, at most 16 "
+            f"characters (it becomes part of PostgreSQL function names)"
+        )
     return value
 
 

@@ -28,8 +28,9 @@ def verify(secret: str, header: str, body: bytes, tolerance_s: int = 300, now: f
     return fresh and hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-def deliver(session: requests.Session, url: str, payload: dict, secret: str, outbox_id: int,
-            timeout_s: float) -> tuple[int | None, str | None, int]:
+def deliver(
+    session: requests.Session, url: str, payload: dict, secret: str, outbox_id: int, timeout_s: float
+) -> tuple[int | None, str | None, int]:
     """POST one webhook. Returns (HTTP status or None, error text or None, latency ms)."""
     body = json.dumps(payload, separators=(",", ":"), default=str).encode()
     headers = {

@@ -21,16 +21,20 @@ LEASE_S = 120  # a claimed row comes back to the queue if its worker dies mid-ca
 
 
 def _target(conn, client_id: int, service_name: str) -> ServiceTarget | None:
-    row = conn.execute(
-        text(
-            "SELECT s.name, s.base_url, s.timeout_s::float AS timeout_s, "
-            "(SELECT json_object_agg(pc.provider, pc.data_enc) FROM gateway.provider_credentials pc "
-            " WHERE pc.client_id = :c) AS creds "
-            "FROM gateway.services s JOIN gateway.assignments a ON a.service_id = s.id "
-            "WHERE a.client_id = :c AND a.active AND s.name = :n"
-        ),
-        {"c": client_id, "n": service_name},
-    ).mappings().first()
+    row = (
+        conn.execute(
+            text(
+                "SELECT s.name, s.base_url, s.timeout_s::float AS timeout_s, "
+                "(SELECT json_object_agg(pc.provider, pc.data_enc) FROM gateway.provider_credentials pc "
+                " WHERE pc.client_id = :c) AS creds "
+                "FROM gateway.services s JOIN gateway.assignments a ON a.service_id = s.id "
+                "WHERE a.client_id = :c AND a.active AND s.name = :n"
+            ),
+            {"c": client_id, "n": service_name},
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return None
     return ServiceTarget(row["name"], row["base_url"], row["timeout_s"], row["creds"] or {})
@@ -38,14 +42,23 @@ def _target(conn, client_id: int, service_name: str) -> ServiceTarget | None:
 
 def _call(target: ServiceTarget | None, spec: dict, key: str) -> tuple[ServiceReply, dict]:
     if target is None:
-        reply = ServiceReply(code=404, data={"message": "service not assigned to this client"}, latency_ms=0,
-                             error=f"service {spec.get('servicename')!r} is not assigned to the client")
+        reply = ServiceReply(
+            code=404,
+            data={"message": "service not assigned to this client"},
+            latency_ms=0,
+            error=f"service {spec.get('servicename')!r} is not assigned to the client",
+        )
     else:
         call = build_call(spec, target, key, [])
         reply = call if isinstance(call, ServiceReply) else adapter().call(call)
-    attempt = {"method": str(spec.get("servicemethod") or "POST").upper(), "url": str(spec.get("serviceurl")),
-               "latency_ms": reply.latency_ms, "request_body": reply.request_body,
-               "response_body": reply.response_body, "error": reply.error}
+    attempt = {
+        "method": str(spec.get("servicemethod") or "POST").upper(),
+        "url": str(spec.get("serviceurl")),
+        "latency_ms": reply.latency_ms,
+        "request_body": reply.request_body,
+        "response_body": reply.response_body,
+        "error": reply.error,
+    }
     return reply, attempt
 
 
@@ -55,17 +68,36 @@ def deliver_webhooks() -> int:
 
     cfg = current_app.config
     with db.transaction() as conn:
-        jobs = conn.execute(text("SELECT * FROM gateway.claim_jobs('webhook', :n, :lease)"),
-                            {"n": BATCH, "lease": LEASE_S}).mappings().all()
+        jobs = (
+            conn.execute(
+                text("SELECT * FROM gateway.claim_jobs('webhook', :n, :lease)"), {"n": BATCH, "lease": LEASE_S}
+            )
+            .mappings()
+            .all()
+        )
     for job in sorted(jobs, key=lambda j: j["id"]):  # a transaction's events reach the merchant in order
         with db.transaction() as conn:
             secret = clients.webhook_secret(conn, job["client_id"])
-        status, error, latency = webhooks.deliver(current_app.extensions["service_adapter"].session, job["url"],
-                                                  job["payload"], secret, job["id"], cfg["WEBHOOK_TIMEOUT_S"])
+        status, error, latency = webhooks.deliver(
+            current_app.extensions["service_adapter"].session,
+            job["url"],
+            job["payload"],
+            secret,
+            job["id"],
+            cfg["WEBHOOK_TIMEOUT_S"],
+        )
         with db.transaction() as conn:
-            conn.execute(text("SELECT gateway.record_attempt(:id, :ok, true, :s, :e, :l, :b)"),
-                         {"id": job["id"], "ok": error is None, "s": status, "e": error, "l": latency,
-                          "b": cfg["WEBHOOK_BACKOFF_BASE_S"]})
+            conn.execute(
+                text("SELECT gateway.record_attempt(:id, :ok, true, :s, :e, :l, :b)"),
+                {
+                    "id": job["id"],
+                    "ok": error is None,
+                    "s": status,
+                    "e": error,
+                    "l": latency,
+                    "b": cfg["WEBHOOK_BACKOFF_BASE_S"],
+                },
+            )
     return len(jobs)
 
 
@@ -73,30 +105,52 @@ def run_service_jobs() -> int:
     """Follow-up calls of payments (reply → response_ function) and standalone service jobs."""
     cfg = current_app.config
     with db.transaction() as conn:
-        jobs = conn.execute(text("SELECT * FROM gateway.claim_jobs('service_call', :n, :lease)"),
-                            {"n": BATCH, "lease": LEASE_S}).mappings().all()
+        jobs = (
+            conn.execute(
+                text("SELECT * FROM gateway.claim_jobs('service_call', :n, :lease)"), {"n": BATCH, "lease": LEASE_S}
+            )
+            .mappings()
+            .all()
+        )
     for job in sorted(jobs, key=lambda j: j["id"]):
         spec = job["payload"]
         with db.transaction() as conn:
             if job["transaction_id"]:
-                service = spec.get("servicename") or conn.execute(
-                    text("SELECT service FROM gateway.transactions WHERE id = :t"), {"t": job["transaction_id"]}
-                ).scalar()
+                service = (
+                    spec.get("servicename")
+                    or conn.execute(
+                        text("SELECT service FROM gateway.transactions WHERE id = :t"), {"t": job["transaction_id"]}
+                    ).scalar()
+                )
             else:
                 service = spec.get("servicename")
             target = _target(conn, job["client_id"], service or "")
         reply, attempt = _call(target, spec, f"job-{job['id']}")
         with db.transaction(timeout_ms=cfg["DB_STATEMENT_TIMEOUT_MS"]) as conn:
             if job["transaction_id"]:
-                conn.execute(text("SELECT gateway.finish_followup(:id, :code, CAST(:data AS json), "
-                                  "CAST(:att AS jsonb), :b)"),
-                             {"id": job["id"], "code": reply.code, "data": json.dumps(reply.data, default=str),
-                              "att": json.dumps(attempt), "b": cfg["WEBHOOK_BACKOFF_BASE_S"]})
+                conn.execute(
+                    text("SELECT gateway.finish_followup(:id, :code, CAST(:data AS json), CAST(:att AS jsonb), :b)"),
+                    {
+                        "id": job["id"],
+                        "code": reply.code,
+                        "data": json.dumps(reply.data, default=str),
+                        "att": json.dumps(attempt),
+                        "b": cfg["WEBHOOK_BACKOFF_BASE_S"],
+                    },
+                )
             else:
-                conn.execute(text("SELECT gateway.record_attempt(:id, :ok, :retry, :s, :e, :l, :b)"),
-                             {"id": job["id"], "ok": 200 <= reply.code < 300, "retry": reply.code in (502, 503, 504),
-                              "s": reply.code, "e": reply.error or (None if reply.code < 300 else reply.response_body),
-                              "l": reply.latency_ms, "b": cfg["WEBHOOK_BACKOFF_BASE_S"]})
+                conn.execute(
+                    text("SELECT gateway.record_attempt(:id, :ok, :retry, :s, :e, :l, :b)"),
+                    {
+                        "id": job["id"],
+                        "ok": 200 <= reply.code < 300,
+                        "retry": reply.code in (502, 503, 504),
+                        "s": reply.code,
+                        "e": reply.error or (None if reply.code < 300 else reply.response_body),
+                        "l": reply.latency_ms,
+                        "b": cfg["WEBHOOK_BACKOFF_BASE_S"],
+                    },
+                )
     return len(jobs)
 
 
@@ -107,44 +161,71 @@ def reconcile_pending() -> int:
     """Ask the provider about payments still PENDING past their check time; expire what never settles."""
     cfg = current_app.config
     with db.transaction() as conn:
-        due = conn.execute(text("SELECT * FROM gateway.claim_due_checks(:n, :lease)"),
-                           {"n": BATCH, "lease": cfg["RECONCILE_INTERVAL_S"]}).mappings().all()
+        due = (
+            conn.execute(
+                text("SELECT * FROM gateway.claim_due_checks(:n, :lease)"),
+                {"n": BATCH, "lease": cfg["RECONCILE_INTERVAL_S"]},
+            )
+            .mappings()
+            .all()
+        )
     for txn in due:
         settled = False
         if txn["template_kind"] in STATUS_QUERY_KINDS and txn["provider_ref"]:
             with db.transaction() as conn:
                 target = _target(conn, txn["client_id"], txn["service"])
-            spec = {"serviceurl": "/stkquery", "servicecredentials": "mpesa",
-                    "servicepayload": {"checkout_request_id": txn["provider_ref"]}}
+            spec = {
+                "serviceurl": "/stkquery",
+                "servicecredentials": "mpesa",
+                "servicepayload": {"checkout_request_id": txn["provider_ref"]},
+            }
             reply, _ = _call(target, spec, f"check-{txn['id']}-{int(time.time())}")
-            if reply.code == 200 and isinstance(reply.data, dict) and reply.data.get("state") in ("completed",
-                                                                                                  "failed"):
+            if (
+                reply.code == 200
+                and isinstance(reply.data, dict)
+                and reply.data.get("state") in ("completed", "failed")
+            ):
                 with db.transaction(timeout_ms=cfg["DB_STATEMENT_TIMEOUT_MS"]) as conn:
-                    outcome = db.call_json(conn, "SELECT gateway.settle(:t, CAST(:b AS json), 'worker:stkquery', "
-                                                 "CAST(:ctx AS jsonb))",
-                                           {"t": txn["id"], "b": json.dumps({"source": "stkquery", **reply.data}),
-                                            "ctx": json.dumps({"max_depth": cfg["MAX_CHAIN_DEPTH"]})})
+                    outcome = db.call_json(
+                        conn,
+                        "SELECT gateway.settle(:t, CAST(:b AS json), 'worker:stkquery', CAST(:ctx AS jsonb))",
+                        {
+                            "t": txn["id"],
+                            "b": json.dumps({"source": "stkquery", **reply.data}),
+                            "ctx": json.dumps({"max_depth": cfg["MAX_CHAIN_DEPTH"]}),
+                        },
+                    )
                 settled = outcome.get("outcome") in ("applied", "duplicate", "late")
         if not settled and txn["age_s"] >= cfg["STK_EXPIRE_AFTER_SECONDS"]:
             with db.transaction() as conn:
-                conn.execute(text("SELECT gateway.expire_transaction(:t, :r)"),
-                             {"t": txn["id"], "r": f"not settled within {cfg['STK_EXPIRE_AFTER_SECONDS']} s "
-                                                   "(no callback, status query still pending)"})
+                conn.execute(
+                    text("SELECT gateway.expire_transaction(:t, :r)"),
+                    {
+                        "t": txn["id"],
+                        "r": f"not settled within {cfg['STK_EXPIRE_AFTER_SECONDS']} s "
+                        "(no callback, status query still pending)",
+                    },
+                )
     return len(due)
 
 
 def sweep_orphans() -> int:
     """Requests left 'dispatched' by a crashed gateway become timed_out (outcome unknown), never stuck."""
     with db.transaction() as conn:
-        return conn.execute(text("SELECT gateway.sweep_stale_dispatched(:s)"),
-                            {"s": current_app.config["STALE_DISPATCH_S"]}).scalar_one()
+        return conn.execute(
+            text("SELECT gateway.sweep_stale_dispatched(:s)"), {"s": current_app.config["STALE_DISPATCH_S"]}
+        ).scalar_one()
 
 
 def run_once(app: Flask) -> dict:
     """Every due job, once. Returns how many rows each job type handled."""
     with app.app_context():
-        counts = {"webhooks": deliver_webhooks(), "service_jobs": run_service_jobs(), "checks": reconcile_pending(),
-                  "orphans": sweep_orphans()}
+        counts = {
+            "webhooks": deliver_webhooks(),
+            "service_jobs": run_service_jobs(),
+            "checks": reconcile_pending(),
+            "orphans": sweep_orphans(),
+        }
         try:
             import billing
         except ImportError:

@@ -28,7 +28,7 @@ class ServiceReply:
     data: Any
     latency_ms: int
     error: str | None = None
-    request_body: str | None = None   # masked, truncated
+    request_body: str | None = None  # masked, truncated
     response_body: str | None = None  # masked, truncated
 
 

@@ -95,8 +95,9 @@ class HttpAdapter:
             response_body=mask_text(resp.text, call.secrets),
         )
 
-    def _failure(self, code: int, what: str, exc: Exception, call: ServiceCall, request_body: str,
-                 started: float) -> ServiceReply:
+    def _failure(
+        self, code: int, what: str, exc: Exception, call: ServiceCall, request_body: str, started: float
+    ) -> ServiceReply:
         error = mask_text(f"{call.url}: {what} ({type(exc).__name__})", call.secrets)
         log.warning("service call failed", extra={"url": call.url, "code": code, "error": error})
         return ServiceReply(

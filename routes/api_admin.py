@@ -53,8 +53,16 @@ def token():
     with db.transaction() as conn:
         user = users.authenticate(conn, *pair)
     value, ttl = auth.issue_token("admin", str(user["id"]), user["token_version"], {"role": user["role"]})
-    return jsonify({"status": "200", "message": "token issued", "token": value, "token_type": "Bearer",
-                    "expires_in": ttl, "role": user["role"]})
+    return jsonify(
+        {
+            "status": "200",
+            "message": "token issued",
+            "token": value,
+            "token_type": "Bearer",
+            "expires_in": ttl,
+            "role": user["role"],
+        }
+    )
 
 
 @bp.post("/services")

@@ -19,5 +19,6 @@ def token():
     client = resolve_client_only(creds)
     g.client_id, g.app_id = client.client_id, client.app_id
     token_value, ttl = auth.issue_token("client", client.app_id, client.credential_version, {"cid": client.client_id})
-    return jsonify({"status": "200", "message": "token issued", "token": token_value, "token_type": "Bearer",
-                    "expires_in": ttl})
+    return jsonify(
+        {"status": "200", "message": "token issued", "token": token_value, "token_type": "Bearer", "expires_in": ttl}
+    )

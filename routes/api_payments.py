@@ -22,8 +22,12 @@ def process():
     """Run an f000–f010 request through the client's functions."""
     body = json_body()
     creds = auth.client_credentials(request)
-    log = {"method": request.method, "path": request.path, "remote_addr": request.remote_addr,
-           "started_at": int(g.started_at * 1000) if g.get("started_at") else int(time.time() * 1000)}
+    log = {
+        "method": request.method,
+        "path": request.path,
+        "remote_addr": request.remote_addr,
+        "started_at": int(g.started_at * 1000) if g.get("started_at") else int(time.time() * 1000),
+    }
     try:
         status, result = payment_processor.process_payment(creds, body, log)
     finally:

@@ -35,7 +35,9 @@ def database_url():
         yield url
         return
     factory = testing.postgresql.PostgresqlFactory(
-        cache_initialized_db=False, initdb=str(PGBIN / "initdb"), postgres=str(PGBIN / "postgres"),
+        cache_initialized_db=False,
+        initdb=str(PGBIN / "initdb"),
+        postgres=str(PGBIN / "postgres"),
         postgres_args="-h 127.0.0.1 -F -c logging_collector=off -c max_connections=200 -c fsync=off",
     )
     pg = factory()
@@ -53,15 +55,17 @@ def gateway_port() -> int:
 
 @pytest.fixture(scope="session")
 def app(database_url, gateway_port):
-    application = create_app({
-        "DATABASE_URL": database_url,
-        "TESTING": True,
-        "ENV": "testing",
-        "RATELIMIT_ENABLED": False,
-        "WTF_CSRF_ENABLED": True,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
-        "DB_POOL_SIZE": 30,
-    })
+    application = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "ENV": "testing",
+            "RATELIMIT_ENABLED": False,
+            "WTF_CSRF_ENABLED": True,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{gateway_port}",
+            "DB_POOL_SIZE": 30,
+        }
+    )
     yield application
     application.extensions["db_engine"].dispose()
 

@@ -36,13 +36,21 @@ def make_client(app, **overrides) -> MerchantClient:
     data = {"app_id": unique_name("c"), "company_name": "Acme Ltd", "email": "ops@acme.test", **overrides}
     with app.app_context(), db.transaction() as conn:
         created = clients.create_client(conn, data, ACTOR)
-    return MerchantClient(created["app_id"], created["api_username"], created["api_secret"],
-                          created["webhook_secret"], created["id"])
+    return MerchantClient(
+        created["app_id"], created["api_username"], created["api_secret"], created["webhook_secret"], created["id"]
+    )
 
 
 def make_service(app, base_url: str, **overrides) -> dict:
-    data = {"name": unique_name("s"), "display_name": "Echo", "kind": "http", "base_url": base_url,
-            "routes": ["pay", "refund"], "timeout_s": 2, **overrides}
+    data = {
+        "name": unique_name("s"),
+        "display_name": "Echo",
+        "kind": "http",
+        "base_url": base_url,
+        "routes": ["pay", "refund"],
+        "timeout_s": 2,
+        **overrides,
+    }
     with app.app_context(), db.transaction() as conn:
         return services.create_service(conn, data, ACTOR)
 
@@ -52,7 +60,11 @@ def assign(app, app_id: str, service: str) -> dict:
         return services.assign(conn, app_id, service, ACTOR)
 
 
-def make_admin(app, role: str = "super_admin", password: str = "correct horse battery") -> tuple[str, str]:
+def make_admin(
+    app,
+    role: str = "super_admin",
+    password: str = "correct horse battery",  # noqa: S107 - a test fixture
+) -> tuple[str, str]:
     username = unique_name("u")
     with app.app_context(), db.transaction() as conn:
         users.create_user(conn, username, password, role, ACTOR)

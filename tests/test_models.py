@@ -22,7 +22,9 @@ def test_models_match_database(database_url):
             for col in table.columns:
                 db_col = columns[col.name]
                 assert col.nullable == db_col["nullable"] or col.primary_key, f"{name}.{col.name} nullability"
-                assert type(col.type).__name__.upper() in str(db_col["type"]).upper().replace("TIMESTAMP", "DATETIME") \
-                    or col.type.python_type == db_col["type"].python_type, f"{name}.{col.name} type"
+                assert (
+                    type(col.type).__name__.upper() in str(db_col["type"]).upper().replace("TIMESTAMP", "DATETIME")
+                    or col.type.python_type == db_col["type"].python_type
+                ), f"{name}.{col.name} type"
     finally:
         engine.dispose()

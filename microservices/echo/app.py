@@ -7,6 +7,7 @@ Behaviour is chosen by the request's f001 (so merchants can try every path offli
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -46,22 +47,26 @@ def create_app(settings: dict | None = None) -> Flask:
             code = int(mode.split(":", 1)[1])
             return jsonify({"message": f"echo answering {code} as asked"}), code
         if mode == "pending" and data.get("callback_url"):
-            threading.Thread(target=_call_back, args=(data["callback_url"], payload.get("unique_id")),
-                             daemon=True).start()
+            threading.Thread(
+                target=_call_back, args=(data["callback_url"], payload.get("unique_id")), daemon=True
+            ).start()
             return jsonify({"action": "PENDING", "message": "accepted; will call back", "reference": "echo-ref-1"})
-        return jsonify({"message": f"echo {route} ok", "route": route, "echo": {
-            k: v for k, v in data.items() if k not in ("f007", "f008", "callback_url")}})
+        return jsonify(
+            {
+                "message": f"echo {route} ok",
+                "route": route,
+                "echo": {k: v for k, v in data.items() if k not in ("f007", "f008", "callback_url")},
+            }
+        )
 
     return app
 
 
 def _call_back(url: str, unique_id: str | None) -> None:
     time.sleep(0.2)
-    try:
-        requests.post(url, json={"status": "completed", "reference": "echo-ref-1", "message": "echo done"},
-                      timeout=5)
-    except requests.RequestException:
-        pass  # the gateway reconciles; an echo service has nothing to retry
+    # A lost callback is the gateway's to reconcile; an echo service has nothing to retry.
+    with contextlib.suppress(requests.RequestException):
+        requests.post(url, json={"status": "completed", "reference": "echo-ref-1", "message": "echo done"}, timeout=5)
 
 
 def main() -> None:

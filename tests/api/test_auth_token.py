@@ -14,14 +14,17 @@ def echo(app, echo_service):
 
 
 def _token(client, merchant, header="App-ID"):
-    return client.post("/api/v1/auth/token", headers={
-        "Authorization": basic(merchant.api_username, merchant.api_secret), header: merchant.app_id})
+    return client.post(
+        "/api/v1/auth/token",
+        headers={"Authorization": basic(merchant.api_username, merchant.api_secret), header: merchant.app_id},
+    )
 
 
 def _admin_token(client, app, role="admin"):
     username, password = make_admin(app, role)
-    return client.post("/api/v1/admin/auth/token",
-                       headers={"Authorization": basic(username, password)}).get_json()["token"]
+    return client.post("/api/v1/admin/auth/token", headers={"Authorization": basic(username, password)}).get_json()[
+        "token"
+    ]
 
 
 def test_token_issued_and_used(client, echo):
@@ -30,8 +33,11 @@ def test_token_issued_and_used(client, echo):
     assert resp.status_code == 200
     data = resp.get_json()
     assert data["status"] == "200" and data["expires_in"] > 0
-    pay = client.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay"),
-                      headers={"Authorization": f"Bearer {data['token']}"})
+    pay = client.post(
+        "/api/v1/payment/process",
+        json=merchant.fields(service["name"], "pay"),
+        headers={"Authorization": f"Bearer {data['token']}"},
+    )
     assert pay.status_code == 200, pay.get_json()
 
 
@@ -62,13 +68,16 @@ def test_rotation_revokes_old_secret_and_tokens(app, client, echo):
     merchant, service = echo
     token = _token(client, merchant).get_json()["token"]
     admin = _admin_token(client, app)
-    rotated = client.post(f"/api/v1/admin/clients/{merchant.app_id}/credentials/rotate",
-                          headers={"Authorization": f"Bearer {admin}"})
+    rotated = client.post(
+        f"/api/v1/admin/clients/{merchant.app_id}/credentials/rotate", headers={"Authorization": f"Bearer {admin}"}
+    )
     assert rotated.status_code == 200
     new = rotated.get_json()
     body = merchant.fields(service["name"], "pay")
-    assert client.post("/api/v1/payment/process", json=body,
-                       headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        client.post("/api/v1/payment/process", json=body, headers={"Authorization": f"Bearer {token}"}).status_code
+        == 401
+    )
     assert _token(client, merchant).status_code == 401
     merchant.api_username, merchant.api_secret = new["api_username"], new["api_secret"]
     assert _token(client, merchant).status_code == 200
@@ -80,8 +89,14 @@ def test_deactivated_client_is_403_and_tokens_revoked(app, client, echo):
     admin = _admin_token(client, app)
     client.post(f"/api/v1/admin/clients/{merchant.app_id}/deactivate", headers={"Authorization": f"Bearer {admin}"})
     assert _token(client, merchant).status_code == 403
-    assert client.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay"),
-                       headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/payment/process",
+            json=merchant.fields(service["name"], "pay"),
+            headers={"Authorization": f"Bearer {token}"},
+        ).status_code
+        == 401
+    )
     client.post(f"/api/v1/admin/clients/{merchant.app_id}/activate", headers={"Authorization": f"Bearer {admin}"})
     assert _token(client, merchant).status_code == 200
 
@@ -92,8 +107,11 @@ def test_admin_and_client_tokens_do_not_cross(app, client, echo):
     admin = _admin_token(client, app)
     resp = client.get("/api/v1/admin/transactions", headers={"Authorization": f"Bearer {client_token}"})
     assert resp.status_code == 401 and "admin token" in resp.get_json()["message"]
-    resp = client.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay"),
-                       headers={"Authorization": f"Bearer {admin}"})
+    resp = client.post(
+        "/api/v1/payment/process",
+        json=merchant.fields(service["name"], "pay"),
+        headers={"Authorization": f"Bearer {admin}"},
+    )
     assert resp.status_code == 401 and "client token" in resp.get_json()["message"]
 
 
@@ -101,13 +119,29 @@ def test_forged_and_expired_tokens(app, client, echo):
     import jwt
 
     merchant, service = echo
-    forged = jwt.encode({"sub": merchant.app_id, "typ": "client", "ver": 1, "iat": 1, "exp": 9999999999,
-                         "iss": app.config["JWT_ISSUER"]}, "not-the-key", algorithm="HS256")
-    expired = jwt.encode({"sub": merchant.app_id, "typ": "client", "ver": 1, "iat": 1, "exp": 2,
-                          "iss": app.config["JWT_ISSUER"]}, app.config["SECRET_KEY"], algorithm="HS256")
+    forged = jwt.encode(
+        {
+            "sub": merchant.app_id,
+            "typ": "client",
+            "ver": 1,
+            "iat": 1,
+            "exp": 9999999999,
+            "iss": app.config["JWT_ISSUER"],
+        },
+        "not-the-key",
+        algorithm="HS256",
+    )
+    expired = jwt.encode(
+        {"sub": merchant.app_id, "typ": "client", "ver": 1, "iat": 1, "exp": 2, "iss": app.config["JWT_ISSUER"]},
+        app.config["SECRET_KEY"],
+        algorithm="HS256",
+    )
     for token, fragment in ((forged, "invalid token"), (expired, "expired")):
-        resp = client.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay"),
-                           headers={"Authorization": f"Bearer {token}"})
+        resp = client.post(
+            "/api/v1/payment/process",
+            json=merchant.fields(service["name"], "pay"),
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert resp.status_code == 401 and fragment in resp.get_json()["message"]
 
 

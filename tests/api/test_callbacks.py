@@ -14,8 +14,11 @@ from tests.factories import echo_setup
 
 def _txn(app, public_id):
     with app.app_context(), db.transaction() as conn:
-        return dict(conn.execute(text("SELECT * FROM gateway.transactions WHERE public_id = :p"),
-                                 {"p": public_id}).mappings().one())
+        return dict(
+            conn.execute(text("SELECT * FROM gateway.transactions WHERE public_id = :p"), {"p": public_id})
+            .mappings()
+            .one()
+        )
 
 
 def _wait_state(app, public_id, states, timeout=5.0):
@@ -32,8 +35,9 @@ def _wait_state(app, public_id, states, timeout=5.0):
 def pending_payment(app, live_gateway, echo_service):
     merchant, service = echo_setup(app, echo_service.url)
     body = merchant.fields(service["name"], "pay", f001="pending", f004="50")
-    resp = requests.post(f"{live_gateway.url}/api/v1/payment/process", json=body, headers=merchant.headers(),
-                         timeout=10)
+    resp = requests.post(
+        f"{live_gateway.url}/api/v1/payment/process", json=body, headers=merchant.headers(), timeout=10
+    )
     assert resp.status_code == 202, resp.text
     assert resp.json()["action"] == "PENDING"
     return merchant, body, resp.json()["transaction_id"]
@@ -43,12 +47,16 @@ def test_pending_then_callback_completes(app, live_gateway, pending_payment):
     merchant, body, public_id = pending_payment
     txn = _wait_state(app, public_id, {"completed"})
     assert txn["provider_ref"] == "echo-ref-1"
-    status = requests.get(f"{live_gateway.url}/api/v1/transactions/{body['f010']}", headers=merchant.headers(),
-                          timeout=5).json()
+    status = requests.get(
+        f"{live_gateway.url}/api/v1/transactions/{body['f010']}", headers=merchant.headers(), timeout=5
+    ).json()
     assert status["status"] == "completed"
     with app.app_context(), db.transaction() as conn:
-        outcomes = conn.execute(text("SELECT outcome FROM gateway.callbacks WHERE transaction_id = :t"),
-                                {"t": txn["id"]}).scalars().all()
+        outcomes = (
+            conn.execute(text("SELECT outcome FROM gateway.callbacks WHERE transaction_id = :t"), {"t": txn["id"]})
+            .scalars()
+            .all()
+        )
     assert outcomes == ["applied"]
 
 
@@ -69,7 +77,10 @@ def test_duplicate_callback_changes_nothing(app, live_gateway, pending_payment):
     # Re-deliver through the token the echo service used: find it from the stored callback URL hash is
     # impossible by design, so drive the SQL function with the stored hash directly.
     with app.app_context(), db.transaction() as conn:
-        outcome = db.call_json(conn, "SELECT gateway.apply_callback(:h, CAST(:b AS json), '127.0.0.1', '{}'::jsonb)",
-                               {"h": txn["callback_token_hash"], "b": '{"status": "failed"}'})
+        outcome = db.call_json(
+            conn,
+            "SELECT gateway.apply_callback(:h, CAST(:b AS json), '127.0.0.1', '{}'::jsonb)",
+            {"h": txn["callback_token_hash"], "b": '{"status": "failed"}'},
+        )
     assert outcome["outcome"] == "duplicate"
     assert _txn(app, public_id)["state"] == "completed"

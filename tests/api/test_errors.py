@@ -14,10 +14,14 @@ from tests.factories import echo_setup
 
 @pytest.fixture(scope="module")
 def echo(app, echo_service):
-    return echo_setup(app, echo_service.url, fields=[
-        {"field": "f004", "required": True},
-        {"field": "f006", "required": False, "pattern": "[A-Z0-9]{3,12}", "max_length": 12},
-    ])
+    return echo_setup(
+        app,
+        echo_service.url,
+        fields=[
+            {"field": "f004", "required": True},
+            {"field": "f006", "required": False, "pattern": "[A-Z0-9]{3,12}", "max_length": 12},
+        ],
+    )
 
 
 def _post(client, merchant, body, **kw):
@@ -60,10 +64,14 @@ def test_field_validation(client, echo, mutate, status, fragment):
 @pytest.mark.parametrize(
     ("kwargs", "status", "fragment"),
     [
-        ({"data": "f000=x", "content_type": "application/x-www-form-urlencoded"}, 415, "Content-Type: application/json"),
+        (
+            {"data": "f000=x", "content_type": "application/x-www-form-urlencoded"},
+            415,
+            "Content-Type: application/json",
+        ),
         ({"data": "{not json", "content_type": "application/json"}, 400, "not valid JSON"),
         ({"data": "[1, 2]", "content_type": "application/json"}, 400, "JSON object"),
-        ({"data": "\"text\"", "content_type": "application/json"}, 400, "JSON object"),
+        ({"data": '"text"', "content_type": "application/json"}, 400, "JSON object"),
         ({"data": "", "content_type": "application/json"}, 400, "empty"),
         ({"data": json.dumps({"f000": "x" * 70000}), "content_type": "application/json"}, 413, "64 KiB"),
     ],
@@ -81,10 +89,16 @@ def test_invalid_input_writes_no_transaction(app, client, echo):
     body = merchant.fields(service["name"], "pay", f004="-1")
     assert _post(client, merchant, body).status_code == 400
     with app.app_context(), db.transaction() as conn:
-        count = conn.execute(text("SELECT count(*) FROM gateway.transactions WHERE f010 = :f"),
-                             {"f": body["f010"]}).scalar()
-        logged = conn.execute(text("SELECT http_status FROM gateway.api_logs WHERE request_body LIKE :f"),
-                              {"f": f"%{body['f010']}%"}).scalars().all()
+        count = conn.execute(
+            text("SELECT count(*) FROM gateway.transactions WHERE f010 = :f"), {"f": body["f010"]}
+        ).scalar()
+        logged = (
+            conn.execute(
+                text("SELECT http_status FROM gateway.api_logs WHERE request_body LIKE :f"), {"f": f"%{body['f010']}%"}
+            )
+            .scalars()
+            .all()
+        )
     assert count == 0
     assert logged == [400]
 
@@ -101,6 +115,9 @@ def test_missing_credentials(client, echo):
     resp = client.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay", f004="1"))
     assert resp.status_code == 401
     assert "missing credentials" in resp.get_json()["message"]
-    resp = client.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay", f004="1"),
-                       headers={"Authorization": basic(merchant.api_username, merchant.api_secret)})
+    resp = client.post(
+        "/api/v1/payment/process",
+        json=merchant.fields(service["name"], "pay", f004="1"),
+        headers={"Authorization": basic(merchant.api_username, merchant.api_secret)},
+    )
     assert resp.status_code == 401 and "App-ID" in resp.get_json()["message"]

@@ -58,8 +58,9 @@ def test_twenty_concurrent_duplicates_make_one_call(live_gateway, echo, echo_ser
     body = merchant.fields(service["name"], "pay", f001="sleep:0.3", f004="5")
     url = f"{live_gateway.url}/api/v1/payment/process"
     with ThreadPoolExecutor(20) as pool:
-        answers = list(pool.map(lambda _: requests.post(url, json=body, headers=merchant.headers(), timeout=20),
-                                range(20)))
+        answers = list(
+            pool.map(lambda _: requests.post(url, json=body, headers=merchant.headers(), timeout=20), range(20))
+        )
     codes = sorted(a.status_code for a in answers)
     assert _calls(echo_service, body["f010"]) == 1
     assert set(codes) <= {200, 409}

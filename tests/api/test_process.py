@@ -16,8 +16,11 @@ def echo(app, echo_service):
 
 def _txn(app, public_id: str) -> dict:
     with app.app_context(), db.transaction() as conn:
-        return dict(conn.execute(text("SELECT * FROM gateway.transactions WHERE public_id = :p"),
-                                 {"p": public_id}).mappings().one())
+        return dict(
+            conn.execute(text("SELECT * FROM gateway.transactions WHERE public_id = :p"), {"p": public_id})
+            .mappings()
+            .one()
+        )
 
 
 def test_process_calls_service_and_answers_output(app, client, echo):
@@ -33,9 +36,16 @@ def test_process_calls_service_and_answers_output(app, client, echo):
     assert txn["state"] == "completed"
     assert str(txn["amount"]) == "100.00"
     with app.app_context(), db.transaction() as conn:
-        states = conn.execute(text("SELECT to_state FROM gateway.transaction_events WHERE transaction_id = :t "
-                                   "ORDER BY id"), {"t": txn["id"]}).scalars().all()
-        attempts = conn.execute(text("SELECT status_code, url FROM gateway.call_attempts WHERE transaction_id = :t"),
-                                {"t": txn["id"]}).all()
+        states = (
+            conn.execute(
+                text("SELECT to_state FROM gateway.transaction_events WHERE transaction_id = :t ORDER BY id"),
+                {"t": txn["id"]},
+            )
+            .scalars()
+            .all()
+        )
+        attempts = conn.execute(
+            text("SELECT status_code, url FROM gateway.call_attempts WHERE transaction_id = :t"), {"t": txn["id"]}
+        ).all()
     assert states == ["received", "dispatched", "completed"]
     assert attempts[0][0] == 200 and attempts[0][1].endswith("/pay")

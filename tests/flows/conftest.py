@@ -29,8 +29,15 @@ def flow_daraja():
 
 @pytest.fixture(scope="session")
 def mpesa_service(app, database_url):
-    server = LiveServer(create_mpesa_app({"DATABASE_URL": database_url, "INTERNAL_TOKEN": app.config["INTERNAL_TOKEN"],
-                                          "ENCRYPTION_KEY": app.config["ENCRYPTION_KEY"]})).start()
+    server = LiveServer(
+        create_mpesa_app(
+            {
+                "DATABASE_URL": database_url,
+                "INTERNAL_TOKEN": app.config["INTERNAL_TOKEN"],
+                "ENCRYPTION_KEY": app.config["ENCRYPTION_KEY"],
+            }
+        )
+    ).start()
     yield server
     server.stop()
 
@@ -42,6 +49,12 @@ def daraja(flow_daraja):
 
 
 def mpesa_credentials(base_url: str) -> dict:
-    return {"consumer_key": "flow-key", "consumer_secret": "flow-secret", "shortcode": SANDBOX_SHORTCODE,
-            "passkey": SANDBOX_PASSKEY, "transaction_type": "CustomerPayBillOnline", "environment": "custom",
-            "base_url": base_url}
+    return {
+        "consumer_key": "flow-key",
+        "consumer_secret": "flow-secret",
+        "shortcode": SANDBOX_SHORTCODE,
+        "passkey": SANDBOX_PASSKEY,
+        "transaction_type": "CustomerPayBillOnline",
+        "environment": "custom",
+        "base_url": base_url,
+    }

@@ -30,10 +30,19 @@ def _free_port() -> int:
 
 
 def _start_gateway(database_url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-           "RATELIMIT_ENABLED": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port),
-                             "--no-reload"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "RATELIMIT_ENABLED": "false",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port), "--no-reload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
@@ -52,24 +61,35 @@ def slow_callback_daraja():
     sim.stop()
 
 
-def test_gateway_killed_before_callback_settles_by_reconciliation(app, database_url, mpesa_service,
-                                                                   slow_callback_daraja):
+def test_gateway_killed_before_callback_settles_by_reconciliation(
+    app, database_url, mpesa_service, slow_callback_daraja
+):
     from clients import set_mpesa_credentials
     from services import create_service
     from tests.conftest import unique_name
 
     merchant = make_client(app, callback_url="http://127.0.0.1:9/unreachable-hook")
     with app.app_context(), db.transaction() as conn:
-        svc = create_service(conn, {"name": unique_name("m"), "display_name": "M-Pesa", "kind": "mpesa_stk",
-                                    "base_url": mpesa_service.url, "routes": ["stkpush", "query"]}, ACTOR)
+        svc = create_service(
+            conn,
+            {
+                "name": unique_name("m"),
+                "display_name": "M-Pesa",
+                "kind": "mpesa_stk",
+                "base_url": mpesa_service.url,
+                "routes": ["stkpush", "query"],
+            },
+            ACTOR,
+        )
         set_mpesa_credentials(conn, merchant.app_id, mpesa_credentials(slow_callback_daraja.base_url), ACTOR)
     assign(app, merchant.app_id, svc["name"])
     port = _free_port()
     gateway = _start_gateway(database_url, port)
     body = merchant.fields(svc["name"], "stkpush", f004="25", f005="0708374149")
     try:
-        resp = requests.post(f"http://127.0.0.1:{port}/api/v1/payment/process", json=body,
-                             headers=merchant.headers(), timeout=20)
+        resp = requests.post(
+            f"http://127.0.0.1:{port}/api/v1/payment/process", json=body, headers=merchant.headers(), timeout=20
+        )
         assert resp.status_code == 202, resp.text
     finally:
         gateway.send_signal(signal.SIGKILL)
@@ -79,27 +99,41 @@ def test_gateway_killed_before_callback_settles_by_reconciliation(app, database_
     try:
         app.config.update(STK_QUERY_AFTER_SECONDS=0, RECONCILE_INTERVAL_S=0)
         with app.app_context(), db.transaction() as conn:
-            conn.execute(text("UPDATE gateway.transactions SET next_check_at = now() WHERE f010 = :f"),
-                         {"f": body["f010"]})
+            conn.execute(
+                text("UPDATE gateway.transactions SET next_check_at = now() WHERE f010 = :f"), {"f": body["f010"]}
+            )
         for _ in range(2):  # running the worker twice must not settle or notify twice
             app.test_cli_runner().invoke(args=["worker", "--once"])
         with app.app_context(), db.transaction() as conn:
-            txn = conn.execute(text("SELECT * FROM gateway.transactions WHERE f010 = :f"),
-                               {"f": body["f010"]}).mappings().one()
-            webhooks = conn.execute(text("SELECT count(*) FROM gateway.outbox WHERE transaction_id = :t "
-                                         "AND kind = 'webhook'"), {"t": txn["id"]}).scalar()
-            events = conn.execute(text("SELECT to_state FROM gateway.transaction_events WHERE transaction_id = :t "
-                                       "ORDER BY id"), {"t": txn["id"]}).scalars().all()
+            txn = (
+                conn.execute(text("SELECT * FROM gateway.transactions WHERE f010 = :f"), {"f": body["f010"]})
+                .mappings()
+                .one()
+            )
+            webhooks = conn.execute(
+                text("SELECT count(*) FROM gateway.outbox WHERE transaction_id = :t AND kind = 'webhook'"),
+                {"t": txn["id"]},
+            ).scalar()
+            events = (
+                conn.execute(
+                    text("SELECT to_state FROM gateway.transaction_events WHERE transaction_id = :t ORDER BY id"),
+                    {"t": txn["id"]},
+                )
+                .scalars()
+                .all()
+            )
         assert txn["state"] == "completed"
         assert txn["result"]["data"]["settled_by"] == "stkquery"
         assert webhooks == 1
         with app.app_context(), db.transaction() as conn:
-            conn_count = conn.execute(text("SELECT count(*) FROM gateway.callbacks WHERE transaction_id = :t"),
-                                      {"t": txn["id"]}).scalar()
+            conn_count = conn.execute(
+                text("SELECT count(*) FROM gateway.callbacks WHERE transaction_id = :t"), {"t": txn["id"]}
+            ).scalar()
         assert conn_count == 0  # the callback really was lost: reconciliation alone settled it
         assert events == ["received", "dispatched", "pending", "completed"]
-        status = requests.get(f"http://127.0.0.1:{port}/api/v1/transactions/{body['f010']}",
-                              headers=merchant.headers(), timeout=5).json()
+        status = requests.get(
+            f"http://127.0.0.1:{port}/api/v1/transactions/{body['f010']}", headers=merchant.headers(), timeout=5
+        ).json()
         assert status["status"] == "completed"
     finally:
         gateway.terminate()
@@ -114,13 +148,19 @@ def test_orphaned_dispatched_request_is_swept(app, client, echo_service):
     body = merchant.fields(service["name"], "pay")
     assert client.post("/api/v1/payment/process", json=body, headers=merchant.headers()).status_code == 200
     with app.app_context(), db.transaction() as conn:  # make it look like the crash happened mid-call long ago
-        conn.execute(text("UPDATE gateway.transactions SET state = 'dispatched', updated_at = now() - interval "
-                          "'1 hour' WHERE f010 = :f"), {"f": body["f010"]})
+        conn.execute(
+            text(
+                "UPDATE gateway.transactions SET state = 'dispatched', updated_at = now() - interval "
+                "'1 hour' WHERE f010 = :f"
+            ),
+            {"f": body["f010"]},
+        )
     assert client.post("/api/v1/payment/process", json=body, headers=merchant.headers()).status_code == 409
     app.test_cli_runner().invoke(args=["worker", "--once"])
     with app.app_context(), db.transaction() as conn:
-        state = conn.execute(text("SELECT state FROM gateway.transactions WHERE f010 = :f"),
-                             {"f": body["f010"]}).scalar()
+        state = conn.execute(
+            text("SELECT state FROM gateway.transactions WHERE f010 = :f"), {"f": body["f010"]}
+        ).scalar()
     assert state == "timed_out"
     replay = client.post("/api/v1/payment/process", json=body, headers=merchant.headers())
     assert replay.status_code == 504 and "outcome is unknown" in replay.get_json()["message"]

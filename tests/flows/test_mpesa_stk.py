@@ -52,9 +52,18 @@ def merchant(app, client, daraja, mpesa_service, live_gateway, receiver):
 
     m = make_client(app, callback_url=receiver.url)
     with app.app_context(), db.transaction() as conn:
-        svc = create_service(conn, {"name": unique_name("m"), "display_name": "M-Pesa", "kind": "mpesa_stk",
-                                    "base_url": mpesa_service.url, "routes": ["stkpush", "query"],
-                                    "timeout_s": 10}, ACTOR)
+        svc = create_service(
+            conn,
+            {
+                "name": unique_name("m"),
+                "display_name": "M-Pesa",
+                "kind": "mpesa_stk",
+                "base_url": mpesa_service.url,
+                "routes": ["stkpush", "query"],
+                "timeout_s": 10,
+            },
+            ACTOR,
+        )
         set_mpesa_credentials(conn, m.app_id, mpesa_credentials(daraja.base_url), ACTOR)
     assign(app, m.app_id, svc["name"])
     app.config.update(STK_QUERY_AFTER_SECONDS=0, STK_EXPIRE_AFTER_SECONDS=300, RECONCILE_INTERVAL_S=0)
@@ -69,8 +78,9 @@ def _pay(live_gateway, m, service, phone, amount="10"):
 
 def _txn(app, f010):
     with app.app_context(), db.transaction() as conn:
-        return dict(conn.execute(text("SELECT * FROM gateway.transactions WHERE f010 = :f"), {"f": f010})
-                    .mappings().one())
+        return dict(
+            conn.execute(text("SELECT * FROM gateway.transactions WHERE f010 = :f"), {"f": f010}).mappings().one()
+        )
 
 
 def _settle(app, f010, states=("completed", "failed", "timed_out"), timeout=8.0, run_worker=False):
@@ -99,8 +109,12 @@ def _webhooks(app, receiver, m, f010, expect=1, timeout=5.0):
 
 def _check_status_endpoints(live_gateway, m, f010, status):
     rest = requests.get(f"{live_gateway.url}/api/v1/transactions/{f010}", headers=m.headers(), timeout=5).json()
-    form = requests.post(f"{live_gateway.url}/api/v1/payment/status", headers=m.headers(), timeout=5,
-                         json={"f003": m.app_id, "f010": f010}).json()
+    form = requests.post(
+        f"{live_gateway.url}/api/v1/payment/status",
+        headers=m.headers(),
+        timeout=5,
+        json={"f003": m.app_id, "f010": f010},
+    ).json()
     assert rest["status"] == form["status"] == status
     return rest
 
@@ -150,8 +164,14 @@ def test_duplicate_callback_is_applied_once(app, live_gateway, merchant, receive
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
         with app.app_context(), db.transaction() as conn:
-            outcomes = conn.execute(text("SELECT outcome FROM gateway.callbacks WHERE transaction_id = :t "
-                                         "ORDER BY id"), {"t": txn["id"]}).scalars().all()
+            outcomes = (
+                conn.execute(
+                    text("SELECT outcome FROM gateway.callbacks WHERE transaction_id = :t ORDER BY id"),
+                    {"t": txn["id"]},
+                )
+                .scalars()
+                .all()
+            )
         if len(outcomes) == 2:
             break
         time.sleep(0.1)
@@ -185,8 +205,7 @@ def test_nothing_stays_pending_forever(app, live_gateway, merchant, monkeypatch)
     body, _ = _pay(live_gateway, m, service, "254700000002")
     app.config["STK_EXPIRE_AFTER_SECONDS"] = 0
     with app.app_context(), db.transaction() as conn:  # the provider is unreachable for this check
-        conn.execute(text("UPDATE gateway.transactions SET provider_ref = NULL WHERE f010 = :f"),
-                     {"f": body["f010"]})
+        conn.execute(text("UPDATE gateway.transactions SET provider_ref = NULL WHERE f010 = :f"), {"f": body["f010"]})
     txn = _settle(app, body["f010"], run_worker=True)
     assert txn["state"] == "timed_out"
 
@@ -211,12 +230,14 @@ def test_push_refused_synchronously(app, live_gateway, merchant, phone, status):
     assert _txn(app, body["f010"])["state"] == "failed"
 
 
-@pytest.mark.parametrize(("amount", "phone", "fragment"), [("10.50", "0712345678", "whole number"),
-                                                           ("10", "0612345678", "f005 must be")])
+@pytest.mark.parametrize(
+    ("amount", "phone", "fragment"), [("10.50", "0712345678", "whole number"), ("10", "0612345678", "f005 must be")]
+)
 def test_stk_input_rules(app, client, merchant, amount, phone, fragment):
     m, service = merchant
-    resp = client.post("/api/v1/payment/process", headers=m.headers(),
-                       json=m.fields(service, "stkpush", f004=amount, f005=phone))
+    resp = client.post(
+        "/api/v1/payment/process", headers=m.headers(), json=m.fields(service, "stkpush", f004=amount, f005=phone)
+    )
     assert resp.status_code == 400 and fragment in resp.get_json()["message"]
 
 
@@ -224,13 +245,24 @@ def test_amount_mismatch_is_flagged_not_accepted(app, live_gateway, merchant):
     m, service = merchant
     body, _ = _pay(live_gateway, m, service, "254700000007", amount="100")  # no callback from the simulator
     txn = _txn(app, body["f010"])
-    forged = {"Body": {"stkCallback": {"CheckoutRequestID": txn["provider_ref"], "ResultCode": 0,
-                                       "ResultDesc": "ok", "CallbackMetadata": {"Item": [
-                                           {"Name": "Amount", "Value": 1}, {"Name": "MpesaReceiptNumber",
-                                                                            "Value": "ABCDEF1234"}]}}}}
+    forged = {
+        "Body": {
+            "stkCallback": {
+                "CheckoutRequestID": txn["provider_ref"],
+                "ResultCode": 0,
+                "ResultDesc": "ok",
+                "CallbackMetadata": {
+                    "Item": [{"Name": "Amount", "Value": 1}, {"Name": "MpesaReceiptNumber", "Value": "ABCDEF1234"}]
+                },
+            }
+        }
+    }
     with app.app_context(), db.transaction() as conn:
-        out = db.call_json(conn, "SELECT gateway.settle(:t, CAST(:b AS json), 'test', '{}'::jsonb)",
-                           {"t": txn["id"], "b": db.as_json(forged)})
+        out = db.call_json(
+            conn,
+            "SELECT gateway.settle(:t, CAST(:b AS json), 'test', '{}'::jsonb)",
+            {"t": txn["id"], "b": db.as_json(forged)},
+        )
     assert out["outcome"] == "applied"
     txn = _txn(app, body["f010"])
     assert txn["state"] == "failed" and "differs from requested" in txn["reason"]
@@ -243,8 +275,11 @@ def test_mismatched_checkout_id_is_refused(app, live_gateway, merchant):
     txn = _txn(app, body["f010"])
     forged = {"Body": {"stkCallback": {"CheckoutRequestID": "ws_CO_other", "ResultCode": 0, "ResultDesc": "ok"}}}
     with app.app_context(), db.transaction() as conn:
-        out = db.call_json(conn, "SELECT gateway.settle(:t, CAST(:b AS json), 'test', '{}'::jsonb)",
-                           {"t": txn["id"], "b": db.as_json(forged)})
+        out = db.call_json(
+            conn,
+            "SELECT gateway.settle(:t, CAST(:b AS json), 'test', '{}'::jsonb)",
+            {"t": txn["id"], "b": db.as_json(forged)},
+        )
     assert out["outcome"] == "refused"
     assert _txn(app, body["f010"])["state"] == "pending"
 
@@ -257,8 +292,9 @@ def test_worker_crash_mid_delivery_redelivers_once(app, live_gateway, merchant, 
     with app.app_context(), db.transaction() as conn:
         claimed = conn.execute(text("SELECT id FROM gateway.claim_jobs('webhook', 100, 600)")).scalars().all()
         assert claimed  # … and this "worker" dies here without recording anything
-        conn.execute(text("UPDATE gateway.outbox SET next_attempt_at = now() WHERE id = ANY(:ids)"),
-                     {"ids": list(claimed)})  # lease expired
+        conn.execute(
+            text("UPDATE gateway.outbox SET next_attempt_at = now() WHERE id = ANY(:ids)"), {"ids": list(claimed)}
+        )  # lease expired
     assert len(_webhooks(app, receiver, m, body["f010"])) == 1
 
 

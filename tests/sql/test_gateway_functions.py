@@ -20,8 +20,11 @@ def _replace(app, fn: str, body_sql: str, args: str = "unique_id text, data_inpu
 
 def _txn(app, public_id):
     with app.app_context(), db.transaction() as conn:
-        return dict(conn.execute(text("SELECT * FROM gateway.transactions WHERE public_id = :p"),
-                                 {"p": public_id}).mappings().one())
+        return dict(
+            conn.execute(text("SELECT * FROM gateway.transactions WHERE public_id = :p"), {"p": public_id})
+            .mappings()
+            .one()
+        )
 
 
 @pytest.fixture
@@ -44,8 +47,9 @@ def test_faulty_request_function_is_502_naming_it(app, client, echo, body, fragm
     merchant, service = echo
     fn = f"{merchant.app_id}_{service['name']}_pay"
     _replace(app, fn, body)
-    resp = client.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay"),
-                       headers=merchant.headers())
+    resp = client.post(
+        "/api/v1/payment/process", json=merchant.fields(service["name"], "pay"), headers=merchant.headers()
+    )
     assert resp.status_code == 502
     data = resp.get_json()
     assert f"clientfn.{fn}" in data["message"] and fragment in data["message"]
@@ -59,8 +63,9 @@ def test_runaway_function_hits_statement_timeout(app, client, echo):
     _replace(app, fn, "PERFORM pg_sleep(5); RETURN QUERY SELECT json_build_object('status','200','action','OUTPUT');")
     app.config["DB_STATEMENT_TIMEOUT_MS"] = 300
     try:
-        resp = client.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay"),
-                           headers=merchant.headers())
+        resp = client.post(
+            "/api/v1/payment/process", json=merchant.fields(service["name"], "pay"), headers=merchant.headers()
+        )
     finally:
         app.config["DB_STATEMENT_TIMEOUT_MS"] = 5000
     assert resp.status_code == 502
@@ -71,26 +76,39 @@ def test_runaway_function_hits_statement_timeout(app, client, echo):
 def test_service_chain_depth_is_bounded(app, client, echo):
     merchant, service = echo
     fn = f"response_{merchant.app_id}_{service['name']}_pay"
-    _replace(app, fn, "RETURN QUERY SELECT json_build_object('status','200','action','SERVICE','serviceurl','/pay',"
-                      "'servicepayload', json_build_object('unique_id', unique_id));",
-             args="unique_id text, data_input json, code integer, data_output json")
-    resp = client.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay"),
-                       headers=merchant.headers())
+    _replace(
+        app,
+        fn,
+        "RETURN QUERY SELECT json_build_object('status','200','action','SERVICE','serviceurl','/pay',"
+        "'servicepayload', json_build_object('unique_id', unique_id));",
+        args="unique_id text, data_input json, code integer, data_output json",
+    )
+    resp = client.post(
+        "/api/v1/payment/process", json=merchant.fields(service["name"], "pay"), headers=merchant.headers()
+    )
     assert resp.status_code == 502
     assert "chain deeper than" in resp.get_json()["message"]
     with app.app_context(), db.transaction() as conn:
-        calls = conn.execute(text("SELECT count(*) FROM gateway.call_attempts a JOIN gateway.transactions t "
-                                  "ON t.id = a.transaction_id WHERE t.public_id = :p"),
-                             {"p": resp.get_json()["transaction_id"]}).scalar()
+        calls = conn.execute(
+            text(
+                "SELECT count(*) FROM gateway.call_attempts a JOIN gateway.transactions t "
+                "ON t.id = a.transaction_id WHERE t.public_id = :p"
+            ),
+            {"p": resp.get_json()["transaction_id"]},
+        ).scalar()
     assert calls == app.config["MAX_CHAIN_DEPTH"]
 
 
 def test_output_without_service_call(app, client, echo):
     merchant, service = echo
-    _replace(app, f"{merchant.app_id}_{service['name']}_pay",
-             "RETURN QUERY SELECT json_build_object('status','200','action','OUTPUT','message','answered in SQL');")
-    resp = client.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay"),
-                       headers=merchant.headers())
+    _replace(
+        app,
+        f"{merchant.app_id}_{service['name']}_pay",
+        "RETURN QUERY SELECT json_build_object('status','200','action','OUTPUT','message','answered in SQL');",
+    )
+    resp = client.post(
+        "/api/v1/payment/process", json=merchant.fields(service["name"], "pay"), headers=merchant.headers()
+    )
     assert resp.status_code == 200 and resp.get_json()["message"] == "answered in SQL"
 
 
@@ -99,20 +117,30 @@ def test_dba_edit_is_used_and_kept_on_regeneration(app, client, echo):
     fn = f"{merchant.app_id}_{service['name']}_pay"
     _replace(app, fn, "RETURN QUERY SELECT json_build_object('status','200','action','OUTPUT','message','DBA v2');")
     body = merchant.fields(service["name"], "pay")
-    assert client.post("/api/v1/payment/process", json=body, headers=merchant.headers()).get_json()["message"] == "DBA v2"
+    assert (
+        client.post("/api/v1/payment/process", json=body, headers=merchant.headers()).get_json()["message"] == "DBA v2"
+    )
     with app.app_context(), db.transaction() as conn:
-        registry_id = conn.execute(text("SELECT id FROM gateway.function_registry WHERE request_fn = :f"),
-                                   {"f": fn}).scalar()
+        registry_id = conn.execute(
+            text("SELECT id FROM gateway.function_registry WHERE request_fn = :f"), {"f": fn}
+        ).scalar()
         report = function_builder.generate(conn, registry_id, "tests")
-        state = conn.execute(text("SELECT state FROM gateway.function_registry WHERE id = :i"),
-                             {"i": registry_id}).scalar()
-        origins = conn.execute(text("SELECT origin FROM gateway.function_versions WHERE fn_name = :f ORDER BY version"),
-                               {"f": fn}).scalars().all()
+        state = conn.execute(
+            text("SELECT state FROM gateway.function_registry WHERE id = :i"), {"i": registry_id}
+        ).scalar()
+        origins = (
+            conn.execute(
+                text("SELECT origin FROM gateway.function_versions WHERE fn_name = :f ORDER BY version"), {"f": fn}
+            )
+            .scalars()
+            .all()
+        )
     assert report[fn] == "kept_edit"
     assert state == "edited"
     assert origins == ["generated", "dba_edit"]
-    again = client.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay"),
-                        headers=merchant.headers())
+    again = client.post(
+        "/api/v1/payment/process", json=merchant.fields(service["name"], "pay"), headers=merchant.headers()
+    )
     assert again.get_json()["message"] == "DBA v2"
     # forcing regeneration restores the template, keeping the edit as a version
     with app.app_context(), db.transaction() as conn:
@@ -133,10 +161,18 @@ def test_regeneration_without_edit_is_unchanged(app, echo):
 def test_catalogue_rules_for_generated_functions(app, echo):
     merchant, _ = echo
     with app.app_context(), db.transaction() as conn:
-        rows = conn.execute(text(
-            "SELECT p.proname, n.nspname, p.proconfig, has_function_privilege('public', p.oid, 'EXECUTE') AS pub "
-            "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname LIKE :pat"),
-            {"pat": f"%{merchant.app_id}%"}).mappings().all()
+        rows = (
+            conn.execute(
+                text(
+                    "SELECT p.proname, n.nspname, p.proconfig, "
+                    "has_function_privilege('public', p.oid, 'EXECUTE') AS pub FROM pg_proc p "
+                    "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.proname LIKE :pat"
+                ),
+                {"pat": f"%{merchant.app_id}%"},
+            )
+            .mappings()
+            .all()
+        )
     assert len(rows) == 6  # request, response, callback for two routes
     for row in rows:
         assert row["nspname"] == "clientfn"
@@ -146,10 +182,17 @@ def test_catalogue_rules_for_generated_functions(app, echo):
 
 def test_gateway_functions_pin_search_path(app):
     with app.app_context(), db.transaction() as conn:
-        unpinned = conn.execute(text(
-            "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-            "WHERE n.nspname = 'gateway' AND (p.proconfig IS NULL OR NOT EXISTS "
-            "(SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%'))")).scalars().all()
+        unpinned = (
+            conn.execute(
+                text(
+                    "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+                    "WHERE n.nspname = 'gateway' AND (p.proconfig IS NULL OR NOT EXISTS "
+                    "(SELECT 1 FROM unnest(p.proconfig) c WHERE c LIKE 'search_path=%'))"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert unpinned == []
 
 
@@ -159,7 +202,7 @@ def test_result_problem_table(app):
         '{"status":200,"action":"PENDING"}': None,
         '{"status":"200","action":"SERVICE","serviceurl":"/x"}': None,
         '"x"': "results must be a JSON object",
-        '{"action":"OUTPUT"}': "results.status is missing (a string such as \"200\")",
+        '{"action":"OUTPUT"}': 'results.status is missing (a string such as "200")',
     }
     with app.app_context(), db.transaction() as conn:
         for raw, expected in cases.items():
