@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -26,9 +29,22 @@ def _rate_key() -> str:
 limiter = Limiter(key_func=_rate_key)
 
 
+class JSONProvider(DefaultJSONProvider):
+    """ISO 8601 timestamps and exact decimals in every JSON answer (Flask's default is an HTTP date)."""
+
+    @staticmethod
+    def default(o: Any) -> Any:
+        if isinstance(o, datetime | date):
+            return o.isoformat()
+        if isinstance(o, Decimal):
+            return str(o)
+        return DefaultJSONProvider.default(o)
+
+
 def create_app(settings: dict[str, Any] | None = None) -> Flask:
     """Build the gateway. `settings` overrides config.Config (tests pass their database URL here)."""
     app = Flask(__name__)
+    app.json = JSONProvider(app)
     app.config.from_mapping(config.Config.as_dict())
     app.config.update(settings or {})
     config.check_production(app.config)
