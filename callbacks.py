@@ -25,7 +25,10 @@ def source_allowed(ip: str | None) -> bool:
 
 def handle(token: str, body: object, source_ip: str | None) -> dict:
     """Apply a callback; returns {"outcome", "http_status", "detail"}. Never raises for the sender's faults."""
-    ctx = {"max_depth": current_app.config["MAX_CHAIN_DEPTH"]}
+    ctx = {
+        "max_depth": current_app.config["MAX_CHAIN_DEPTH"],
+        "confirm_default": current_app.config["STK_CONFIRM_WITH_QUERY"],
+    }
     with db.transaction(timeout_ms=current_app.config["DB_STATEMENT_TIMEOUT_MS"]) as conn:
         return db.call_json(
             conn,

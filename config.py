@@ -53,6 +53,8 @@ class Config:
     # M-Pesa
     STK_QUERY_AFTER_SECONDS = _env_int("STK_QUERY_AFTER_SECONDS", 60)
     STK_EXPIRE_AFTER_SECONDS = _env_int("STK_EXPIRE_AFTER_SECONDS", 300)
+    # Hold "paid" callbacks until an STK query confirms them (per-service setting confirm_with_query overrides).
+    STK_CONFIRM_WITH_QUERY = _env_bool("STK_CONFIRM_WITH_QUERY", ENV == "production")
     CALLBACK_IP_ALLOWLIST = _env("CALLBACK_IP_ALLOWLIST", "")  # comma-separated; empty = off
     TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
     # Webhooks

@@ -191,8 +191,10 @@ def reconcile_pending() -> int:
                         "SELECT gateway.settle(:t, CAST(:b AS json), 'worker:stkquery', CAST(:ctx AS jsonb))",
                         {
                             "t": txn["id"],
-                            "b": json.dumps({"source": "stkquery", **reply.data}),
-                            "ctx": json.dumps({"max_depth": cfg["MAX_CHAIN_DEPTH"]}),
+                            "b": json.dumps(
+                                {"source": "stkquery", **reply.data, "callback": txn["unconfirmed_callback"]}
+                            ),
+                            "ctx": json.dumps({"max_depth": cfg["MAX_CHAIN_DEPTH"], "source": "query"}),
                         },
                     )
                 settled = outcome.get("outcome") in ("applied", "duplicate", "late")

@@ -6,3 +6,9 @@
 \ir gateway/30_payment.sql
 \ir gateway/50_lookup.sql
 \ir gateway/60_jobs.sql
+\ir billing/10_core.sql
+\ir billing/20_catalogue.sql
+\ir billing/30_periods.sql
+\ir billing/40_expiry.sql
+\ir billing/50_drift.sql
+\ir billing/90_grants.sql

@@ -51,6 +51,14 @@ BEGIN
         ELSIF r->>'action' = 'PENDING' THEN
             v_outcome := 'ignored';
             v_detail := 'callback says the payment is still in progress';
+        ELSIF t.state = 'pending' AND r->>'action' IN ('OUTPUT', 'SERVICE')
+              AND coalesce(p_ctx->>'source', '') <> 'query' AND gateway.needs_confirmation(t.registry_id, p_ctx) THEN
+            -- Callbacks are unsigned: hold a "paid" callback until the provider's status query confirms it.
+            UPDATE gateway.transactions
+               SET flags = flags || jsonb_build_object('unconfirmed_callback', p_body::jsonb), next_check_at = now()
+             WHERE id = t.id;
+            v_outcome := 'ignored';
+            v_detail := 'success callback held until a status query confirms it';
         ELSIF t.state = 'timed_out' AND r->>'action' <> 'OUTPUT' AND r->>'action' <> 'SERVICE' THEN
             v_outcome := 'late';
             v_detail := 'late callback for a timed-out transaction reports failure; nothing changed';
@@ -105,3 +113,12 @@ BEGIN
     ON CONFLICT (dedupe_key) DO NOTHING;
     UPDATE gateway.transactions SET flags = flags || '{"followup": "pending"}'::jsonb WHERE id = p_txn;
 END $$;
+
+-- Whether success callbacks of this registry row's service wait for a confirming status query:
+-- the service setting confirm_with_query, else the gateway default (on in production).
+CREATE OR REPLACE FUNCTION gateway.needs_confirmation(p_registry_id bigint, p_ctx jsonb) RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((s.settings->>'confirm_with_query')::boolean, (p_ctx->>'confirm_default')::boolean, false)
+      FROM gateway.function_registry fr JOIN gateway.services s ON s.id = fr.service_id
+     WHERE fr.id = p_registry_id
+$$;

@@ -106,9 +106,10 @@ BEGIN
 END $$;
 
 -- Pending payments whose check is due, leased so that only one worker checks each.
-CREATE OR REPLACE FUNCTION gateway.claim_due_checks(p_limit integer, p_lease_s integer)
+DROP FUNCTION IF EXISTS gateway.claim_due_checks(integer, integer);  -- its result columns changed
+CREATE FUNCTION gateway.claim_due_checks(p_limit integer, p_lease_s integer)
 RETURNS TABLE(id bigint, client_id bigint, registry_id bigint, provider_ref text, age_s integer, template_kind text,
-              service text)
+              service text, unconfirmed_callback jsonb)
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     WITH due AS (
         SELECT t.id FROM gateway.transactions t
@@ -118,10 +119,11 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
         UPDATE gateway.transactions t
            SET next_check_at = now() + make_interval(secs => p_lease_s), check_attempts = t.check_attempts + 1
           FROM due WHERE t.id = due.id
-        RETURNING t.id, t.client_id, t.registry_id, t.provider_ref, t.created_at, t.service
+        RETURNING t.id, t.client_id, t.registry_id, t.provider_ref, t.created_at, t.service, t.flags
     )
     SELECT l.id, l.client_id, l.registry_id, l.provider_ref,
-           extract(epoch FROM now() - l.created_at)::integer, fr.template_kind, l.service
+           extract(epoch FROM now() - l.created_at)::integer, fr.template_kind, l.service,
+           l.flags->'unconfirmed_callback'
       FROM leased l LEFT JOIN gateway.function_registry fr ON fr.id = l.registry_id
 $$;
 

@@ -84,3 +84,21 @@ def test_duplicate_callback_changes_nothing(app, live_gateway, pending_payment):
         )
     assert outcome["outcome"] == "duplicate"
     assert _txn(app, public_id)["state"] == "completed"
+
+
+def test_source_ip_allowlist(app, client):
+    app.config["CALLBACK_IP_ALLOWLIST"] = "196.201.214.200,196.201.212.0/24"
+    try:
+        resp = client.post("/api/v1/callbacks/some-token", json={"status": "completed"})
+        assert resp.status_code == 403
+        allowed = client.post(
+            "/api/v1/callbacks/some-token", json={"status": "completed"}, environ_base={"REMOTE_ADDR": "196.201.212.69"}
+        )
+        assert allowed.status_code == 404  # past the allowlist; the token is unknown
+    finally:
+        app.config["CALLBACK_IP_ALLOWLIST"] = ""
+    with app.app_context(), db.transaction() as conn:
+        detail = conn.execute(
+            text("SELECT detail FROM gateway.callbacks WHERE source_ip = '127.0.0.1' ORDER BY id DESC LIMIT 1")
+        ).scalar()
+    assert "CALLBACK_IP_ALLOWLIST" in detail

@@ -317,3 +317,29 @@ def test_redeliver_through_admin_api(app, client, live_gateway, merchant, receiv
     assert resp.status_code == 200 and resp.get_json()["status"] == "pending"
     assert len(_webhooks(app, receiver, m, body["f010"], expect=2)) == 2
     assert client.post("/api/v1/admin/outbox/999999999/redeliver", headers=headers).status_code == 404
+
+
+def test_success_callback_held_until_stk_query_confirms(app, live_gateway, merchant, receiver):
+    """With confirm_with_query, an (unsigned) success callback settles nothing until the STK query agrees."""
+    from services import update_service
+    from tests.factories import ACTOR
+
+    m, service = merchant
+    with app.app_context(), db.transaction() as conn:
+        update_service(conn, service, {"settings": {"confirm_with_query": True}}, ACTOR)
+    app.config["STK_QUERY_AFTER_SECONDS"] = 300  # only the held callback makes the check due at once
+    try:
+        body, _ = _pay(live_gateway, m, service, "254708374149")
+        deadline = time.monotonic() + 5
+        while "unconfirmed_callback" not in _txn(app, body["f010"])["flags"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        held = _txn(app, body["f010"])
+        assert held["state"] == "pending"
+        assert not [h for h in receiver.hits if body["f010"].encode() in h["body"]]  # no "completed" webhook yet
+        txn = _settle(app, body["f010"], run_worker=True)
+        assert txn["state"] == "completed"
+        assert txn["result"]["data"]["settled_by"] == "stkquery"
+        assert txn["receipt"] is not None  # taken from the held callback the query confirmed
+        assert len(_webhooks(app, receiver, m, body["f010"])) == 1
+    finally:
+        app.config["STK_QUERY_AFTER_SECONDS"] = 0
