@@ -197,3 +197,18 @@ def test_openapi_and_docs(client):
 def test_healthz(client):
     resp = client.get("/healthz")
     assert resp.status_code == 200 and resp.get_json()["database"] == "up"
+
+
+def test_webhook_secret_rotation(app, client, admin):
+    import clients
+    import db
+
+    app_id = unique_name("c")
+    first = client.post("/api/v1/admin/clients", headers=admin,
+                        json={"app_id": app_id, "company_name": "x", "email": "a@b.co"}).get_json()
+    rotated = client.post(f"/api/v1/admin/clients/{app_id}/webhook-secret/rotate", headers=admin)
+    assert rotated.status_code == 200
+    new_secret = rotated.get_json()["webhook_secret"]
+    assert new_secret != first["webhook_secret"]
+    with app.app_context(), db.transaction() as conn:
+        assert clients.webhook_secret(conn, first["id"]) == new_secret  # the worker now signs with the new one
