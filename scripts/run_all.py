@@ -84,16 +84,19 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     time.sleep(2)
-    print(f"""
+    print(
+        f"""
 MosPay gateway is running
   portal          http://127.0.0.1:{port}/            {admin_note}
   API docs        http://127.0.0.1:{port}/api/v1/docs
   health          http://127.0.0.1:{port}/healthz
-  M-Pesa adapter  {env['MPESA_SERVICE_URL']}     Daraja simulator {env['DARAJA_BASE_URL']}
-  router adapter  {env['ROUTER_SERVICE_URL']}     RouterOS simulator 127.0.0.1:{env['ROUTEROS_SIM_PORT']}
-  echo service    {env['ECHO_SERVICE_URL']}
+  M-Pesa adapter  {env["MPESA_SERVICE_URL"]}     Daraja simulator {env["DARAJA_BASE_URL"]}
+  router adapter  {env["ROUTER_SERVICE_URL"]}     RouterOS simulator 127.0.0.1:{env["ROUTEROS_SIM_PORT"]}
+  echo service    {env["ECHO_SERVICE_URL"]}
 {demo_note}
-Ctrl-C stops everything started here.""", flush=True)
+Ctrl-C stops everything started here.""",
+        flush=True,
+    )
     while True:
         for name, proc in children.items():
             if proc.poll() is not None:
