@@ -67,6 +67,7 @@ class Config:
     DARAJA_BASE_URL = _env("DARAJA_BASE_URL", "http://127.0.0.1:5201")
     RECONCILE_INTERVAL_S = _env_int("RECONCILE_INTERVAL_S", 20)  # between STK queries of one pending payment
     WORKER_POLL_S = _env_int("WORKER_POLL_S", 1)
+    BILLING_DRIFT_INTERVAL_S = _env_int("BILLING_DRIFT_INTERVAL_S", 300)
     # Longer than any service timeout (≤ 120 s) plus a request's own work: older 'dispatched' rows are orphans.
     STALE_DISPATCH_S = _env_int("STALE_DISPATCH_S", 300)
     # Ports of the processes `make run` starts (read by their main()).

@@ -92,6 +92,9 @@ def ensure_demo_client(conn: Connection) -> str:
         )
     else:
         note = "  demo merchant   App-ID demo (exists; rotate its credentials in the portal to see a new secret)"
-    for name in conn.execute(text("SELECT name FROM gateway.services ORDER BY id")).scalars():
+    for name in conn.execute(text("SELECT name FROM gateway.services ORDER BY id")).scalars().all():
         services.assign(conn, DEMO_APP_ID, name, SYSTEM)
+    import seed_isp
+
+    seed_isp.ensure_demo_isp(conn, DEMO_APP_ID)
     return note

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import text
 
+import billing
 import db
 import errors
 import fields
@@ -32,6 +34,28 @@ class ServiceTarget:
     base_url: str
     timeout_s: float
     provider_credentials: dict[str, str]
+    client_id: int | None = None
+
+
+def service_target(conn, client_id: int, service_name: str) -> ServiceTarget | None:
+    """The named service as assigned (and active) for this client, with the client's encrypted credentials."""
+    row = (
+        conn.execute(
+            text(
+                "SELECT s.name, s.base_url, s.timeout_s::float AS timeout_s, "
+                "(SELECT json_object_agg(pc.provider, pc.data_enc) FROM gateway.provider_credentials pc "
+                " WHERE pc.client_id = :c) AS creds "
+                "FROM gateway.services s JOIN gateway.assignments a ON a.service_id = s.id "
+                "WHERE a.client_id = :c AND a.active AND s.name = :n"
+            ),
+            {"c": client_id, "n": service_name},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    return ServiceTarget(row["name"], row["base_url"], row["timeout_s"], row["creds"] or {}, client_id)
 
 
 def _ctx(log: dict | None, settings: dict[str, Any]) -> dict:
@@ -95,7 +119,7 @@ def process_payment(creds: ClientCredentials, body: Any, log: dict) -> tuple[int
             },
         )
     target = ServiceTarget(
-        res.service_name or service, res.base_url or "", res.timeout_s or 10.0, res.provider_credentials
+        res.service_name or service, res.base_url or "", res.timeout_s or 10.0, res.provider_credentials, res.client_id
     )
     outcome = run_service_chain(outcome, target, data_input, pf.secrets, ctx)
     return int(outcome["http_status"]), outcome["result"]
@@ -169,6 +193,17 @@ def build_call(
         creds = json.loads(SecretBox(current_app.config["ENCRYPTION_KEY"]).decrypt(encrypted))
         payload = {**payload, CREDENTIAL_SLOTS[provider]: creds}
         all_secrets += [str(v) for v in creds.values() if isinstance(v, str) and len(v) >= 4]
+    refs = spec.get("servicesecrets")
+    if refs is not None:
+        # References to secrets kept encrypted outside SQL (e.g. a subscriber's router password), resolved here.
+        if not isinstance(payload, dict) or target.client_id is None:
+            return _refusal("servicesecrets needs an object servicepayload")
+        try:
+            resolved = billing.resolve_service_secrets(target.client_id, refs)
+        except billing.SecretReferenceError as exc:
+            return _refusal(str(exc))
+        payload = {**payload, **resolved}
+        all_secrets += [v for v in resolved.values() if v]
     return ServiceCall(
         url=url,
         method=method,

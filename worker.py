@@ -13,31 +13,11 @@ from sqlalchemy import text
 import clients
 import db
 from adapters import ServiceReply
-from payment_processor import ServiceTarget, adapter, build_call
+from payment_processor import ServiceTarget, adapter, build_call, service_target
 
 log = logging.getLogger(__name__)
 BATCH = 50
 LEASE_S = 120  # a claimed row comes back to the queue if its worker dies mid-call
-
-
-def _target(conn, client_id: int, service_name: str) -> ServiceTarget | None:
-    row = (
-        conn.execute(
-            text(
-                "SELECT s.name, s.base_url, s.timeout_s::float AS timeout_s, "
-                "(SELECT json_object_agg(pc.provider, pc.data_enc) FROM gateway.provider_credentials pc "
-                " WHERE pc.client_id = :c) AS creds "
-                "FROM gateway.services s JOIN gateway.assignments a ON a.service_id = s.id "
-                "WHERE a.client_id = :c AND a.active AND s.name = :n"
-            ),
-            {"c": client_id, "n": service_name},
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
-    return ServiceTarget(row["name"], row["base_url"], row["timeout_s"], row["creds"] or {})
 
 
 def _call(target: ServiceTarget | None, spec: dict, key: str) -> tuple[ServiceReply, dict]:
@@ -124,7 +104,7 @@ def run_service_jobs() -> int:
                 )
             else:
                 service = spec.get("servicename")
-            target = _target(conn, job["client_id"], service or "")
+            target = service_target(conn, job["client_id"], service or "")
         reply, attempt = _call(target, spec, f"job-{job['id']}")
         with db.transaction(timeout_ms=cfg["DB_STATEMENT_TIMEOUT_MS"]) as conn:
             if job["transaction_id"]:
@@ -173,7 +153,7 @@ def reconcile_pending() -> int:
         settled = False
         if txn["template_kind"] in STATUS_QUERY_KINDS and txn["provider_ref"]:
             with db.transaction() as conn:
-                target = _target(conn, txn["client_id"], txn["service"])
+                target = service_target(conn, txn["client_id"], txn["service"])
             spec = {
                 "serviceurl": "/stkquery",
                 "servicecredentials": "mpesa",

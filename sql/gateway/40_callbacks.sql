@@ -27,73 +27,92 @@ DECLARE
     v_invoke jsonb;
     r jsonb;
     v_ref text;
+    v_decision text;
     v_outcome text;
     v_detail text;
     v_paid numeric;
 BEGIN
     SELECT * INTO t FROM gateway.transactions WHERE id = p_txn FOR UPDATE;
     SELECT * INTO reg FROM gateway.function_registry WHERE id = t.registry_id;
-    v_invoke := gateway.invoke(reg.fn_schema, reg.callback_fn, 'callback', t.f010, t.request::json, NULL, p_body);
-
-    IF NOT (v_invoke->>'ok')::boolean THEN
-        -- Our function failed: change nothing; reconciliation will settle the transaction.
-        v_outcome := 'refused';
-        v_detail := v_invoke->>'error';
-    ELSE
+    -- The callback function runs in a subtransaction: its own writes (e.g. billing activating a plan) are kept
+    -- only when the gateway applies a success or failure; a held, duplicate, refused, ignored or mismatched
+    -- callback leaves no trace but its callbacks row.
+    BEGIN
+        v_invoke := gateway.invoke(reg.fn_schema, reg.callback_fn, 'callback', t.f010, t.request::json, NULL, p_body);
         r := v_invoke->'result';
         v_ref := nullif(r->>'reference', '');
-        IF v_ref IS NOT NULL AND t.provider_ref IS NOT NULL AND v_ref <> t.provider_ref THEN
-            v_outcome := 'refused';
-            v_detail := format('callback reference %s does not match the transaction''s %s', v_ref, t.provider_ref);
-        ELSIF t.state IN ('completed', 'failed') THEN
-            v_outcome := 'duplicate';
-            v_detail := format('transaction already %s; callback recorded, nothing changed', t.state);
-        ELSIF r->>'action' = 'PENDING' THEN
-            v_outcome := 'ignored';
-            v_detail := 'callback says the payment is still in progress';
-        ELSIF t.state = 'pending' AND r->>'action' IN ('OUTPUT', 'SERVICE')
-              AND coalesce(p_ctx->>'source', '') <> 'query' AND gateway.needs_confirmation(t.registry_id, p_ctx) THEN
-            -- Callbacks are unsigned: hold a "paid" callback until the provider's status query confirms it.
-            UPDATE gateway.transactions
-               SET flags = flags || jsonb_build_object('unconfirmed_callback', p_body::jsonb), next_check_at = now()
-             WHERE id = t.id;
-            v_outcome := 'ignored';
-            v_detail := 'success callback held until a status query confirms it';
-        ELSIF t.state = 'timed_out' AND r->>'action' <> 'OUTPUT' AND r->>'action' <> 'SERVICE' THEN
-            v_outcome := 'late';
-            v_detail := 'late callback for a timed-out transaction reports failure; nothing changed';
-        ELSE
-            v_outcome := CASE WHEN t.state = 'timed_out' THEN 'late' ELSE 'applied' END;
-            v_paid := CASE WHEN (r->>'amount') ~ '^[0-9]+(\.[0-9]+)?$' THEN (r->>'amount')::numeric END;
-            IF v_paid IS NOT NULL AND t.amount IS NOT NULL AND v_paid <> t.amount
-               AND r->>'action' IN ('OUTPUT', 'SERVICE') THEN
-                UPDATE gateway.transactions
-                   SET flags = flags || jsonb_build_object('amount_mismatch',
-                               jsonb_build_object('requested', t.amount, 'paid', v_paid), 'needs_review', true)
-                 WHERE id = t.id;
-                v_invoke := jsonb_build_object('ok', true, 'result', jsonb_build_object(
-                    'status', '409', 'action', 'ERROR', 'type', 'error', 'reference', v_ref,
-                    'receipt', r->>'receipt',
-                    'message', format('paid amount %s differs from requested %s; flagged for review', v_paid, t.amount)));
-                v_detail := 'amount mismatch flagged';
-            END IF;
-            IF t.state = 'timed_out' THEN
-                UPDATE gateway.transactions
-                   SET flags = flags || jsonb_build_object('late_settlement', true, 'needs_review', true)
-                 WHERE id = t.id;
-                v_detail := coalesce(v_detail || '; ', '') || 'late callback settled a timed-out transaction';
-            END IF;
-            IF v_invoke->'result'->>'action' = 'SERVICE' THEN
-                -- The payment is settled; the follow-up call (e.g. router activation) is a durable job.
-                PERFORM gateway.enqueue_followup(t.id, v_invoke->'result');
-                v_invoke := jsonb_build_object('ok', true, 'result',
-                    (v_invoke->'result') - ARRAY['serviceurl', 'servicepayload', 'servicemethod', 'serviceheaders',
-                                                 'servicetimeout', 'command']
-                    || jsonb_build_object('action', 'OUTPUT'));
-            END IF;
-            PERFORM gateway.apply_result(t.id, v_invoke, p_ctx - 'log');
+        v_paid := CASE WHEN (r->>'amount') ~ '^[0-9]+(\.[0-9]+)?$' THEN (r->>'amount')::numeric END;
+        v_decision := CASE
+            WHEN NOT (v_invoke->>'ok')::boolean THEN 'function_failed'
+            WHEN v_ref IS NOT NULL AND t.provider_ref IS NOT NULL AND v_ref <> t.provider_ref THEN 'reference_mismatch'
+            WHEN t.state IN ('completed', 'failed') THEN 'duplicate'
+            WHEN r->>'action' = 'PENDING' THEN 'in_progress'
+            WHEN t.state = 'pending' AND r->>'action' IN ('OUTPUT', 'SERVICE')
+                 AND coalesce(p_ctx->>'source', '') <> 'query' AND gateway.needs_confirmation(t.registry_id, p_ctx)
+                 THEN 'hold'
+            WHEN t.state = 'timed_out' AND r->>'action' NOT IN ('OUTPUT', 'SERVICE') THEN 'late_failure'
+            WHEN v_paid IS NOT NULL AND t.amount IS NOT NULL AND v_paid <> t.amount
+                 AND r->>'action' IN ('OUTPUT', 'SERVICE') THEN 'amount_mismatch'
+            ELSE 'apply' END;
+        IF v_decision <> 'apply' THEN
+            RAISE EXCEPTION USING ERRCODE = 'MP299';
         END IF;
-    END IF;
+    EXCEPTION WHEN SQLSTATE 'MP299' THEN
+        NULL;  -- the decision and the function's answer are kept; the function's writes are undone
+    END;
+
+    CASE v_decision
+    WHEN 'function_failed' THEN
+        -- Our function failed (its subtransaction already rolled back in invoke): reconciliation settles it.
+        v_outcome := 'refused';
+        v_detail := v_invoke->>'error';
+    WHEN 'reference_mismatch' THEN
+        v_outcome := 'refused';
+        v_detail := format('callback reference %s does not match the transaction''s %s', v_ref, t.provider_ref);
+    WHEN 'duplicate' THEN
+        v_outcome := 'duplicate';
+        v_detail := format('transaction already %s; callback recorded, nothing changed', t.state);
+    WHEN 'in_progress' THEN
+        v_outcome := 'ignored';
+        v_detail := 'callback says the payment is still in progress';
+    WHEN 'hold' THEN
+        -- Callbacks are unsigned: hold a "paid" callback until the provider's status query confirms it.
+        UPDATE gateway.transactions
+           SET flags = flags || jsonb_build_object('unconfirmed_callback', p_body::jsonb), next_check_at = now()
+         WHERE id = t.id;
+        v_outcome := 'ignored';
+        v_detail := 'success callback held until a status query confirms it';
+    WHEN 'late_failure' THEN
+        v_outcome := 'late';
+        v_detail := 'late callback for a timed-out transaction reports failure; nothing changed';
+    WHEN 'amount_mismatch' THEN
+        v_outcome := CASE WHEN t.state = 'timed_out' THEN 'late' ELSE 'applied' END;
+        v_detail := 'amount mismatch flagged';
+        UPDATE gateway.transactions
+           SET flags = flags || jsonb_build_object('amount_mismatch',
+                       jsonb_build_object('requested', t.amount, 'paid', v_paid), 'needs_review', true)
+         WHERE id = t.id;
+        PERFORM gateway.apply_result(t.id, jsonb_build_object('ok', true, 'result', jsonb_build_object(
+            'status', '409', 'action', 'ERROR', 'type', 'error', 'reference', v_ref, 'receipt', r->>'receipt',
+            'message', format('paid amount %s differs from requested %s; flagged for review', v_paid, t.amount))),
+            p_ctx - 'log');
+    ELSE  -- apply
+        v_outcome := CASE WHEN t.state = 'timed_out' THEN 'late' ELSE 'applied' END;
+        IF t.state = 'timed_out' THEN
+            UPDATE gateway.transactions
+               SET flags = flags || jsonb_build_object('late_settlement', true, 'needs_review', true)
+             WHERE id = t.id;
+            v_detail := 'late callback settled a timed-out transaction';
+        END IF;
+        IF r->>'action' = 'SERVICE' THEN
+            -- The payment is settled; the follow-up call (e.g. router activation) is a durable job.
+            PERFORM gateway.enqueue_followup(t.id, r);
+            r := r - ARRAY['serviceurl', 'servicepayload', 'servicemethod', 'serviceheaders', 'servicetimeout',
+                           'command', 'servicename', 'servicecredentials', 'servicesecrets']
+                 || jsonb_build_object('action', 'OUTPUT');
+        END IF;
+        PERFORM gateway.apply_result(t.id, jsonb_build_object('ok', true, 'result', r), p_ctx - 'log');
+    END CASE;
     INSERT INTO gateway.callbacks (transaction_id, source_ip, provider_ref, body, outcome, detail)
     VALUES (t.id, p_source_ip, v_ref, p_body::jsonb, v_outcome, v_detail);
     RETURN jsonb_build_object('outcome', v_outcome, 'detail', v_detail, 'txn', t.id,

@@ -41,6 +41,16 @@ BEGIN
         v_code := data_callback->>'result_code';
         v_desc := data_callback->>'result_desc';
         v_ref := data_callback->>'CheckoutRequestID';
+        -- The query carries no receipt or amount: take them from a held callback that the query now confirms.
+        cb := data_callback->'callback'->'Body'->'stkCallback';
+        IF v_code = '0' AND cb IS NOT NULL AND cb->>'ResultCode' = '0' AND cb->>'CheckoutRequestID' = v_ref THEN
+            SELECT max(i->>'Value') FILTER (WHERE i->>'Name' = 'MpesaReceiptNumber'),
+                   max(i->>'Value') FILTER (WHERE i->>'Name' = 'Amount'),
+                   max(i->>'Value') FILTER (WHERE i->>'Name' = 'PhoneNumber'),
+                   max(i->>'Value') FILTER (WHERE i->>'Name' = 'TransactionDate')
+              INTO v_receipt, v_amount, v_phone, v_date
+              FROM json_array_elements(coalesce(cb->'CallbackMetadata'->'Item', '[]'::json)) AS i;
+        END IF;
     ELSE
         RAISE EXCEPTION 'not an STK callback: expected Body.stkCallback';
     END IF;
