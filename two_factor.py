@@ -1,0 +1,117 @@
+"""TOTP two-factor sign-in for portal users: enrolment, verification without replay, failure counting."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+from flask import current_app
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+import audit
+from crypto import SecretBox
+from errors import InvalidField, NotFound
+
+ISSUER = "MosPay gateway"
+STEP_SECONDS = 30
+# One step either side absorbs phone clocks that drift by up to 30 s.
+DRIFT_STEPS = 1
+
+
+def _box() -> SecretBox:
+    return SecretBox(current_app.config["ENCRYPTION_KEY"])
+
+
+def new_secret() -> str:
+    """A fresh base32 secret for an authenticator app."""
+    return pyotp.random_base32()
+
+
+def encrypt(secret: str) -> str:
+    return _box().encrypt(secret)
+
+
+def decrypt(secret_enc: str) -> str:
+    return _box().decrypt(secret_enc)
+
+
+def provisioning_uri(secret: str, username: str) -> str:
+    """The otpauth:// URI an authenticator app imports (shown beside the secret for manual entry)."""
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name=ISSUER)
+
+
+def matching_step(secret: str, code: str, now: float | None = None) -> int | None:
+    """The time step whose code equals `code` (within the allowed drift), else None."""
+    code = (code or "").strip().replace(" ", "")
+    if not code.isdigit() or len(code) != 6:
+        return None
+    totp = pyotp.TOTP(secret)
+    current = int((now if now is not None else time.time()) // STEP_SECONDS)
+    for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def verify(conn: Connection, user_id: int, secret: str, code: str) -> bool:
+    """Check a code and consume its time step: the same code (or an older one) is refused afterwards, so a
+    code seen over a shoulder or in a proxy log cannot be replayed."""
+    step = matching_step(secret, code)
+    if step is None:
+        return False
+    consumed = conn.execute(
+        text(
+            "UPDATE gateway.users SET totp_last_step = :s WHERE id = :i "
+            "AND (totp_last_step IS NULL OR totp_last_step < :s)"
+        ),
+        {"s": step, "i": user_id},
+    ).rowcount
+    return bool(consumed)
+
+
+def enable(conn: Connection, user: dict, secret: str, code: str, actor: dict | None) -> None:
+    """Store the secret once the user proved their app produces its codes. Raises InvalidField otherwise."""
+    step = matching_step(secret, code)
+    if step is None:
+        raise InvalidField("code does not match: check the time on your phone and type the current 6 digits")
+    conn.execute(
+        text("UPDATE gateway.users SET totp_secret_enc = :e, totp_last_step = :s, updated_at = now() WHERE id = :i"),
+        {"e": encrypt(secret), "s": step, "i": user["id"]},
+    )
+    audit.record(conn, actor, "user.totp_enable", user["username"])
+
+
+def disable(conn: Connection, user: dict, actor: dict | None) -> None:
+    """Remove a user's second factor (their own choice, or a super admin's reset after a lost phone)."""
+    updated = conn.execute(
+        text(
+            "UPDATE gateway.users SET totp_secret_enc = NULL, totp_last_step = NULL, updated_at = now() WHERE id = :i"
+        ),
+        {"i": user["id"]},
+    ).rowcount
+    if not updated:
+        raise NotFound("no such user")
+    audit.record(conn, actor, "user.totp_disable", user["username"])
+
+
+def record_failure(conn: Connection, user_id: int) -> bool:
+    """Count a wrong code like a wrong password (same lockout). Returns True when the account is now locked."""
+    limit = current_app.config["LOGIN_MAX_FAILURES"]
+    locked_until = datetime.now(UTC) + timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])
+    row = conn.execute(
+        text(
+            "UPDATE gateway.users SET "
+            "failed_logins = CASE WHEN failed_logins + 1 >= :limit THEN 0 ELSE failed_logins + 1 END, "
+            "locked_until = CASE WHEN failed_logins + 1 >= :limit THEN :until ELSE locked_until END "
+            "WHERE id = :i RETURNING locked_until"
+        ),
+        {"limit": limit, "until": locked_until, "i": user_id},
+    ).first()
+    return bool(row and row[0] and row[0] > datetime.now(UTC))
+
+
+def is_locked(user: dict) -> bool:
+    return bool(user.get("locked_until") and user["locked_until"] > datetime.now(UTC))
