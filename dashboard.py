@@ -140,6 +140,39 @@ def recent_api_calls(conn: Connection, limit: int = 10) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+REVIEW_REASONS = {
+    "late_settlement": "paid by a late callback after it had timed out",
+    "amount_mismatch": "paid amount differs from the requested amount",
+    "followup": "follow-up call (e.g. router provisioning) gave up",
+}
+
+
+def review_reasons(flags: dict | None) -> list[str]:
+    """Why a transaction needs a person, in words, from its flags."""
+    flags = flags or {}
+    reasons = [text_ for key, text_ in REVIEW_REASONS.items() if key in flags and key != "followup"]
+    if flags.get("followup") == "failed":
+        reasons.append(REVIEW_REASONS["followup"])
+    return reasons
+
+
+def needs_review(conn: Connection, limit: int = 10) -> list[dict]:
+    """Newest transactions flagged needs_review (partial index transactions_needs_review)."""
+    rows = (
+        conn.execute(
+            text(
+                "SELECT t.public_id::text AS transaction_id, c.app_id, t.f010, t.state AS status, t.amount, "
+                "t.flags, t.updated_at FROM gateway.transactions t JOIN gateway.clients c ON c.id = t.client_id "
+                "WHERE t.flags ? 'needs_review' ORDER BY t.updated_at DESC LIMIT :limit"
+            ),
+            {"limit": limit},
+        )
+        .mappings()
+        .all()
+    )
+    return [{**dict(r), "reasons": review_reasons(r["flags"])} for r in rows]
+
+
 def catalogue_counts(conn: Connection) -> dict:
     row = (
         conn.execute(
@@ -166,4 +199,5 @@ def overview(conn: Connection) -> dict:
         "recent_transactions": recent_transactions(conn),
         "recent_api_calls": recent_api_calls(conn),
         "counts": catalogue_counts(conn),
+        "needs_review": needs_review(conn),
     }

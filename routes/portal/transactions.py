@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 
+import dashboard
 import db
 import outbox_admin
 import timeline
@@ -146,7 +147,8 @@ def detail(public_id: str) -> str:
     webhooks."""
     with db.transaction() as conn:
         txn = transactions.detail(conn, public_id)
-    return render_template("portal/transactions/detail.html", txn=txn, entries=timeline.build(txn))
+    review = dashboard.review_reasons(txn.get("flags")) if (txn.get("flags") or {}).get("needs_review") else []
+    return render_template("portal/transactions/detail.html", txn=txn, entries=timeline.build(txn), review=review)
 
 
 @bp.post("/outbox/<int:outbox_id>/redeliver")

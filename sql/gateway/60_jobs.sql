@@ -95,7 +95,9 @@ BEGIN
     UPDATE gateway.transactions
        SET flags = flags || jsonb_build_object('followup',
                CASE v_job WHEN 'delivered' THEN 'done' WHEN 'dead' THEN 'failed' ELSE 'pending' END,
-               'followup_message', coalesce(r->>'message', v_invoke->>'error')),
+               'followup_message', coalesce(r->>'message', v_invoke->>'error'))
+               -- a paid transaction whose follow-up gave up (e.g. never provisioned) needs a person
+               || CASE WHEN v_job = 'dead' THEN '{"needs_review": true}'::jsonb ELSE '{}'::jsonb END,
            updated_at = now()
      WHERE id = t.id;
     INSERT INTO gateway.transaction_events (transaction_id, from_state, to_state, detail)
