@@ -5,6 +5,7 @@
 \ir gateway/40_callbacks.sql
 \ir gateway/30_payment.sql
 \ir gateway/50_lookup.sql
+\ir gateway/55_mpesa.sql
 \ir gateway/60_jobs.sql
 \ir billing/10_core.sql
 \ir billing/20_catalogue.sql
