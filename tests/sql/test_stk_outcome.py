@@ -33,7 +33,7 @@ def _callback(code, items=None):
             {
                 "state": "paid",
                 "receipt": "NLJ7RT61SV",
-                "amount": "1.00",
+                "amount": "1.0",
                 "phone": "254708374149",
                 "date": "20191219102115",
                 "reference": "ws_CO_1",
