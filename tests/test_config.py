@@ -16,8 +16,15 @@ def test_production_refuses_dev_secrets():
 def test_production_starts_with_real_settings(database_url):
     from cryptography.fernet import Fernet
 
-    app = create_app({"ENV": "production", "DATABASE_URL": database_url, "SECRET_KEY": "s" * 40,
-                      "ENCRYPTION_KEY": Fernet.generate_key().decode(), "INTERNAL_TOKEN": "t" * 40})
+    app = create_app(
+        {
+            "ENV": "production",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "s" * 40,
+            "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+            "INTERNAL_TOKEN": "t" * 40,
+        }
+    )
     assert app.config["ENV"] == "production"
     app.extensions["db_engine"].dispose()
 

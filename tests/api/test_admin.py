@@ -204,8 +204,9 @@ def test_webhook_secret_rotation(app, client, admin):
     import db
 
     app_id = unique_name("c")
-    first = client.post("/api/v1/admin/clients", headers=admin,
-                        json={"app_id": app_id, "company_name": "x", "email": "a@b.co"}).get_json()
+    first = client.post(
+        "/api/v1/admin/clients", headers=admin, json={"app_id": app_id, "company_name": "x", "email": "a@b.co"}
+    ).get_json()
     rotated = client.post(f"/api/v1/admin/clients/{app_id}/webhook-secret/rotate", headers=admin)
     assert rotated.status_code == 200
     new_secret = rotated.get_json()["webhook_secret"]

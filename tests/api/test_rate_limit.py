@@ -6,8 +6,15 @@ from app import create_app
 
 
 def test_rate_limit_is_429_json(database_url):
-    limited = create_app({"DATABASE_URL": database_url, "TESTING": True, "RATELIMIT_ENABLED": True,
-                          "RATELIMIT_DEFAULT": "2/minute", "RATELIMIT_STORAGE_URI": "memory://"})
+    limited = create_app(
+        {
+            "DATABASE_URL": database_url,
+            "TESTING": True,
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_DEFAULT": "2/minute",
+            "RATELIMIT_STORAGE_URI": "memory://",
+        }
+    )
     try:
         client = limited.test_client()
         headers = {"App-ID": "ratelimited", "Content-Type": "application/json"}
