@@ -12,12 +12,12 @@ from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-import api_log
 import cli
 import config
-import db
 from adapters.http import HttpAdapter, make_session
-from errors import register_error_handlers
+from core import db
+from core.errors import register_error_handlers
+from gateway import api_log
 from routes import register_blueprints
 
 

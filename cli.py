@@ -8,13 +8,11 @@ import sys
 import click
 from flask import Flask, current_app
 
-import clients
-import db
-import schema_setup
-import services
-import transactions
-import users
-from errors import GatewayError
+from admin import clients, services, users
+from core import db
+from core import schema as schema_setup
+from core.errors import GatewayError
+from reports import transactions
 
 SYSTEM = {"id": None, "username": "cli"}
 
@@ -138,7 +136,7 @@ def register_demo(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Register the built-in services and the demo merchant (idempotent)."""
-        import demo_seed
+        from demo import seed as demo_seed
 
         note = _run(lambda c: (demo_seed.ensure_services(c), demo_seed.ensure_demo_client(c))[1])
         click.echo(note)

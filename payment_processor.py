@@ -11,16 +11,14 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import text
 
-import billing
-import db
-import errors
-import fields
-import registry
 from adapters import ServiceCall, ServiceReply
 from adapters.http import ALLOWED_METHODS, ServiceUrlError, resolve_url
-from auth import ClientCredentials, check_client
-from crypto import SecretBox, keyed_hash, new_token
-from masking import dump_masked
+from billing import catalogue
+from core import db, errors
+from core.crypto import SecretBox, keyed_hash, new_token
+from core.masking import dump_masked
+from gateway import fields, registry
+from gateway.auth import ClientCredentials, check_client
 
 # Where injected credentials go in the payload, by the provider a call spec names in `servicecredentials`.
 CREDENTIAL_SLOTS = {"mpesa": "credentials", "router": "router"}
@@ -199,8 +197,8 @@ def build_call(
         if not isinstance(payload, dict) or target.client_id is None:
             return _refusal("servicesecrets needs an object servicepayload")
         try:
-            resolved = billing.resolve_service_secrets(target.client_id, refs)
-        except billing.SecretReferenceError as exc:
+            resolved = catalogue.resolve_service_secrets(target.client_id, refs)
+        except catalogue.SecretReferenceError as exc:
             return _refusal(str(exc))
         payload = {**payload, **resolved}
         all_secrets += [v for v in resolved.values() if v]

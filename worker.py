@@ -10,9 +10,9 @@ import time
 from flask import Flask, current_app
 from sqlalchemy import text
 
-import clients
-import db
 from adapters import ServiceReply
+from admin import clients
+from core import db
 from payment_processor import ServiceTarget, adapter, build_call, service_target
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ def _call(target: ServiceTarget | None, spec: dict, key: str) -> tuple[ServiceRe
 
 def deliver_webhooks() -> int:
     """Send due merchant webhooks; each attempt is recorded, failures back off, then go dead visibly."""
-    import webhooks
+    from gateway import webhooks
 
     cfg = current_app.config
     with db.transaction() as conn:
@@ -209,10 +209,10 @@ def run_once(app: Flask) -> dict:
             "orphans": sweep_orphans(),
         }
         try:
-            import billing
+            from billing import catalogue
         except ImportError:
             return counts
-        counts["billing"] = billing.run_due(app)
+        counts["billing"] = catalogue.run_due(app)
         # Billing may have queued router jobs: run them in the same pass so `worker --once` finishes the work.
         counts["service_jobs"] += run_service_jobs()
         return counts

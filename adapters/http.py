@@ -14,7 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from adapters import ServiceCall, ServiceReply
-from masking import dump_masked, mask_text
+from core.masking import dump_masked, mask_text
 
 log = logging.getLogger(__name__)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})

@@ -7,13 +7,11 @@ from functools import wraps
 
 from flask import Blueprint, g, jsonify, request
 
-import auth
-import clients
-import db
-import services
-import transactions
-import users
-from errors import AuthError, NotAssigned
+from admin import clients, services, users
+from core import db
+from core.errors import AuthError, NotAssigned
+from gateway import auth
+from reports import transactions
 from routes.request_body import json_body
 
 bp = Blueprint("api_admin", __name__, url_prefix="/api/v1/admin")
@@ -197,7 +195,7 @@ def transaction_detail(public_id: str):
 @admin_required()
 def redeliver(outbox_id: int):
     """Queue a webhook (or follow-up call) again; the worker sends it on its next pass."""
-    import outbox_admin
+    from admin import outbox as outbox_admin
 
     with db.transaction() as conn:
         return jsonify(outbox_admin.redeliver(conn, outbox_id, g.actor))

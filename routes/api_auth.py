@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-import auth
+from gateway import auth
 from payment_processor import resolve_client_only
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-import billing
-import db
+from billing import catalogue
+from core import db
 from routes.api_admin import admin_required
 from routes.request_body import json_body
 
@@ -20,14 +20,14 @@ bp = Blueprint("api_billing", __name__, url_prefix="/api/v1/admin/clients")
 def create_plan(app_id: str):
     """{code, name, price, duration (PostgreSQL interval), profile, service_type pppoe|hotspot} → 201."""
     with db.transaction() as conn:
-        return jsonify(billing.create_plan(conn, app_id, json_body(), g.actor)), 201
+        return jsonify(catalogue.create_plan(conn, app_id, json_body(), g.actor)), 201
 
 
 @bp.get("/<app_id>/plans")
 @admin_required(write=False)
 def list_plans(app_id: str):
     with db.transaction() as conn:
-        return jsonify({"items": billing.list_plans(conn, app_id)})
+        return jsonify({"items": catalogue.list_plans(conn, app_id)})
 
 
 @bp.post("/<app_id>/subscribers")
@@ -35,14 +35,14 @@ def list_plans(app_id: str):
 def create_subscriber(app_id: str):
     """{username, password (write-only), phone?, service_type pppoe|hotspot} → 201."""
     with db.transaction() as conn:
-        return jsonify(billing.create_subscriber(conn, app_id, json_body(), g.actor)), 201
+        return jsonify(catalogue.create_subscriber(conn, app_id, json_body(), g.actor)), 201
 
 
 @bp.get("/<app_id>/subscribers")
 @admin_required(write=False)
 def list_subscribers(app_id: str):
     with db.transaction() as conn:
-        return jsonify({"items": billing.list_subscribers(conn, app_id)})
+        return jsonify({"items": catalogue.list_subscribers(conn, app_id)})
 
 
 @bp.get("/<app_id>/subscriptions")
@@ -52,7 +52,7 @@ def list_subscriptions(app_id: str):
     page = request.args.get("page", 1, type=int) or 1
     per_page = request.args.get("per_page", 50, type=int) or 50
     with db.transaction() as conn:
-        return jsonify(billing.list_subscriptions(conn, app_id, request.args.to_dict(), page, per_page))
+        return jsonify(catalogue.list_subscriptions(conn, app_id, request.args.to_dict(), page, per_page))
 
 
 @bp.get("/<app_id>/drift")
@@ -60,7 +60,7 @@ def list_subscriptions(app_id: str):
 def list_drift(app_id: str):
     """The latest differences between the client's router and billing, with their repair job's status."""
     with db.transaction() as conn:
-        return jsonify({"items": billing.list_drift_reports(conn, app_id, request.args.get("limit", 100, type=int))})
+        return jsonify({"items": catalogue.list_drift_reports(conn, app_id, request.args.get("limit", 100, type=int))})
 
 
 @bp.post("/<app_id>/drift/check")
@@ -68,8 +68,8 @@ def list_drift(app_id: str):
 def check_drift(app_id: str):
     """Reconcile this client's router now (repairs are queued for the worker)."""
     with db.transaction() as conn:
-        billing.list_plans(conn, app_id)  # 404 for an unknown client before any router traffic
-    result = billing.run_drift(0, app_id=app_id, limit=1)
+        catalogue.list_plans(conn, app_id)  # 404 for an unknown client before any router traffic
+    result = catalogue.run_drift(0, app_id=app_id, limit=1)
     message = (
         "router checked"
         if result["routers"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-import callbacks
+from gateway import callbacks
 from routes.request_body import json_body
 
 bp = Blueprint("api_callbacks", __name__, url_prefix="/api/v1/callbacks")

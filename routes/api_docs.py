@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template
 
-import openapi
-from errors import HTTP_MESSAGES
+from core.errors import HTTP_MESSAGES
+from gateway import openapi
 
 bp = Blueprint("api_docs", __name__, url_prefix="/api/v1")
 

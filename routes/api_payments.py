@@ -6,12 +6,11 @@ import time
 
 from flask import Blueprint, g, jsonify, request
 
-import auth
-import db
-import fields
 import payment_processor
-import transactions
-from errors import InvalidField
+from core import db
+from core.errors import InvalidField
+from gateway import auth, fields
+from reports import transactions
 from routes.request_body import json_body
 
 bp = Blueprint("api_payments", __name__, url_prefix="/api/v1")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-import db
-from errors import DatabaseUnavailable
+from core import db
+from core.errors import DatabaseUnavailable
 
 bp = Blueprint("health", __name__)
 

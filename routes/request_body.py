@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import request
 
-from errors import InvalidField, UnsupportedMediaType
+from core.errors import InvalidField, UnsupportedMediaType
 
 
 def json_body(*, allow_empty: bool = False) -> Any:

@@ -26,13 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import text  # noqa: E402
 
-import clients  # noqa: E402
-import db  # noqa: E402
-import demo_data  # noqa: E402
-import schema_setup  # noqa: E402
-import users  # noqa: E402
+from admin import clients, users  # noqa: E402
 from app import create_app  # noqa: E402
-from errors import NotFound  # noqa: E402
+from core import db  # noqa: E402
+from core import schema as schema_setup  # noqa: E402
+from core.errors import NotFound  # noqa: E402
+from demo import data as demo_data  # noqa: E402
 
 TARGET_MS = 300
 SMALL_CLIENT = "benchsmall"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import testing.postgresql
 
-import schema_setup
 from app import create_app
+from core import schema as schema_setup
 from microservices.echo.app import create_app as create_echo_app
 from tests.servers import LiveServer
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import clients
-import db
-import services
-import users
+from admin import clients, services, users
+from core import db
 from tests.conftest import basic, unique_name
 
 ACTOR = {"id": None, "username": "tests"}

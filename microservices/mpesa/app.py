@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
 from config import Config
-from crypto import SecretBox, constant_time_equal
+from core.crypto import SecretBox, constant_time_equal
 from microservices.mpesa.daraja import DarajaClient
 from microservices.mpesa.errors import MpesaError
 from microservices.mpesa.payloads import parse_push, parse_query

@@ -19,7 +19,7 @@ from typing import Protocol
 import psycopg2
 from psycopg2.pool import ThreadedConnectionPool
 
-from crypto import SecretBox
+from core.crypto import SecretBox
 from microservices.mpesa.errors import MpesaError
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from flask import Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
-import demo_data
+from demo import data as demo_data
 from routes.portal import access
 
 

@@ -14,9 +14,9 @@ from flask import Blueprint, Response, current_app, flash, redirect, request, se
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
-import db
-import users
-from errors import NotAssigned
+from admin import users
+from core import db
+from core.errors import NotAssigned
 
 csrf = CSRFProtect()
 login_manager = LoginManager()

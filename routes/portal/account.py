@@ -7,11 +7,10 @@ from flask_login import current_user, login_user
 from sqlalchemy import text
 from werkzeug.wrappers import Response
 
-import db
-import two_factor
-import users
-from auth import verify_password
-from errors import GatewayError, InvalidField
+from admin import two_factor, users
+from core import db
+from core.errors import GatewayError, InvalidField
+from gateway.auth import verify_password
 from routes.portal import access
 from routes.portal.forms import CodeForm, PasswordChangeForm, attach_error
 

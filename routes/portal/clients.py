@@ -6,11 +6,10 @@ from __future__ import annotations
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
-import client_overview
-import clients
-import db
-import services
-from errors import GatewayError
+from admin import clients, services
+from core import db
+from core.errors import GatewayError
+from reports import overview as client_overview
 from routes.portal import access
 from routes.portal.forms import (
     AssignServiceForm,

@@ -23,11 +23,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
 
-import clients
-import services
-import users
-from errors import InvalidField
-from fields import FIELD_NAMES
+from admin import clients, services, users
+from core.errors import InvalidField
+from gateway.fields import FIELD_NAMES
 
 NAME_PATTERN = r"^[a-z][a-z0-9]{0,15}$"
 NAME_HELP = "lowercase letters and digits, starting with a letter, at most 16 (it becomes part of function names)"

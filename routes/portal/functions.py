@@ -6,10 +6,9 @@ from __future__ import annotations
 from flask import render_template
 from sqlalchemy import text
 
-import clients
-import db
-import function_builder
-import services
+from admin import clients, services
+from core import db
+from gateway import function_builder
 from routes.portal import access
 
 bp = access.portal_blueprint("portal_functions", __name__, "/portal/clients")

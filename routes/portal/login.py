@@ -9,11 +9,9 @@ from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-import audit
-import db
-import two_factor
-import users
-from errors import AuthError, InvalidField
+from admin import audit, two_factor, users
+from core import db
+from core.errors import AuthError, InvalidField
 from routes.portal import access
 from routes.portal.forms import CodeForm, LoginForm
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import current_app, jsonify, render_template, request
 from werkzeug.wrappers import Response
 
-import admin_logs
-import dashboard as dashboard_queries
-import db
-import service_health
-import timeline
-from errors import GatewayError
+from core import db
+from core.errors import GatewayError
+from reports import dashboard as dashboard_queries
+from reports import health as service_health
+from reports import logs as admin_logs
+from reports import timeline
 from routes.portal import access
 from routes.portal.forms import check_dates
 

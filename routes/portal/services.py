@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, url_for
 
-import client_overview
-import db
-import services
-from errors import GatewayError
+from admin import services
+from core import db
+from core.errors import GatewayError
+from reports import overview as client_overview
 from routes.portal import access
 from routes.portal.forms import (
     FIELD_LABELS,

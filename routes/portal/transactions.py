@@ -9,13 +9,11 @@ from datetime import UTC, datetime
 
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 
-import dashboard
-import db
-import outbox_admin
-import timeline
-import transactions
-from errors import GatewayError, InvalidField
-from fields import normalise_msisdn
+from admin import outbox as outbox_admin
+from core import db
+from core.errors import GatewayError, InvalidField
+from gateway.fields import normalise_msisdn
+from reports import dashboard, timeline, transactions
 from routes.portal import access
 from routes.portal.forms import check_dates
 

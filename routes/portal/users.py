@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
-import db
-import two_factor
-import user_admin
-import users
-from errors import GatewayError, InvalidField
+from admin import two_factor, users
+from admin import user_management as user_admin
+from core import db
+from core.errors import GatewayError, InvalidField
 from routes.portal import access
 from routes.portal.forms import RoleForm, UserCreateForm, attach_error
 

@@ -200,8 +200,8 @@ def test_healthz(client):
 
 
 def test_webhook_secret_rotation(app, client, admin):
-    import clients
-    import db
+    from admin import clients
+    from core import db
 
     app_id = unique_name("c")
     first = client.post(

@@ -8,7 +8,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-import db
+from core import db
 from tests.factories import echo_setup
 
 

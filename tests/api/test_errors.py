@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-import db
+from core import db
 from tests.conftest import basic
 from tests.factories import echo_setup
 

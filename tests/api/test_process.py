@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-import db
+from core import db
 from tests.factories import echo_setup
 
 

@@ -39,7 +39,7 @@ def test_service_request_budget(app, client, echo_service, statements):
 def test_answer_from_sql_needs_no_third_statement(app, client, echo_service, statements):
     merchant, service = echo_setup(app, echo_service.url)
     fn = f"{merchant.app_id}_{service['name']}_pay"
-    import db
+    from core import db
 
     with app.app_context(), db.transaction() as conn:
         conn.exec_driver_sql(

@@ -6,7 +6,7 @@ import subprocess
 
 from sqlalchemy import text
 
-import db
+from core import db
 from tests.factories import echo_setup
 
 

@@ -7,7 +7,7 @@ import time
 
 from sqlalchemy import text
 
-import db
+from core import db
 from tests.factories import assign, echo_setup, make_client, make_service
 
 

@@ -11,11 +11,10 @@ import pytest
 import requests
 from sqlalchemy import text
 
-import billing
-import clients
-import db
-import function_builder
-import services
+from admin import clients, services
+from billing import catalogue
+from core import db
+from gateway import function_builder
 from microservices.mpesa.app import create_app as create_mpesa_app
 from microservices.router.app import create_app as create_router_app
 from simulators.daraja import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, RunningSimulator
@@ -134,9 +133,9 @@ def make_isp(
                 ACTOR,
             )
         for plan in plans:
-            isp.plans[plan["code"]] = billing.create_plan(conn, isp.app_id, plan, ACTOR)
+            isp.plans[plan["code"]] = catalogue.create_plan(conn, isp.app_id, plan, ACTOR)
         for sub in subscribers:
-            isp.subscribers[sub["username"]] = billing.create_subscriber(conn, isp.app_id, sub, ACTOR)
+            isp.subscribers[sub["username"]] = catalogue.create_subscriber(conn, isp.app_id, sub, ACTOR)
     return isp
 
 

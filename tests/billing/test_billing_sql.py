@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-import billing
-import db
+from billing import catalogue
+from core import db
 from tests.billing.conftest import payment, plan, rows, sql, subscriber
 from tests.factories import ACTOR
 
@@ -313,7 +313,7 @@ def test_provisioning_states(app, isp):
 def test_reconcile_reports_and_repairs_every_difference(app, isp, isp_factory):
     with app.app_context(), db.transaction() as conn:
         for name in ("carol", "dave", "erin"):
-            billing.create_subscriber(conn, isp.app_id, subscriber(name), ACTOR)
+            catalogue.create_subscriber(conn, isp.app_id, subscriber(name), ACTOR)
     for name in ("alice", "carol", "dave"):
         _activate(app, isp, payment(app, isp, name, "DAY"))
     accounts = [

@@ -12,8 +12,8 @@ import pytest
 import requests
 from librouteros.query import Key
 
-import db
-import services
+from admin import services
+from core import db
 from tests.billing.conftest import SUBSCRIBER_PASSWORD, rows, sql
 from tests.factories import ACTOR
 from tests.routeros_fixtures import api_connect

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import db
-import seed_isp
-import services
+from admin import services
+from core import db
+from demo import isp as seed_isp
 from tests.factories import assign, make_client
 
 

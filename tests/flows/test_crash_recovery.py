@@ -15,7 +15,7 @@ import pytest
 import requests
 from sqlalchemy import text
 
-import db
+from core import db
 from simulators.daraja import RunningSimulator
 from tests.factories import ACTOR, assign, make_client
 from tests.flows.conftest import SIM_SETTINGS, mpesa_credentials
@@ -64,8 +64,8 @@ def slow_callback_daraja():
 def test_gateway_killed_before_callback_settles_by_reconciliation(
     app, database_url, mpesa_service, slow_callback_daraja
 ):
-    from clients import set_mpesa_credentials
-    from services import create_service
+    from admin.clients import set_mpesa_credentials
+    from admin.services import create_service
     from tests.conftest import unique_name
 
     merchant = make_client(app, callback_url="http://127.0.0.1:9/unreachable-hook")

@@ -11,8 +11,8 @@ import requests
 from flask import Flask, request
 from sqlalchemy import text
 
-import db
-import webhooks
+from core import db
+from gateway import webhooks
 from tests.factories import assign, make_client
 from tests.flows.conftest import mpesa_credentials
 from tests.servers import LiveServer
@@ -45,8 +45,8 @@ def receiver():
 
 @pytest.fixture
 def merchant(app, client, daraja, mpesa_service, live_gateway, receiver):
-    from clients import set_mpesa_credentials
-    from services import create_service
+    from admin.clients import set_mpesa_credentials
+    from admin.services import create_service
     from tests.conftest import unique_name
     from tests.factories import ACTOR
 
@@ -321,7 +321,7 @@ def test_redeliver_through_admin_api(app, client, live_gateway, merchant, receiv
 
 def test_success_callback_held_until_stk_query_confirms(app, live_gateway, merchant, receiver):
     """With confirm_with_query, an (unsigned) success callback settles nothing until the STK query agrees."""
-    from services import update_service
+    from admin.services import update_service
     from tests.factories import ACTOR
 
     m, service = merchant

@@ -13,7 +13,7 @@ import pytest
 import requests
 
 from config import DEV_ENCRYPTION_KEY
-from crypto import SecretBox
+from core.crypto import SecretBox
 from microservices.mpesa.daraja import (
     DarajaClient,
     basic_auth_header,

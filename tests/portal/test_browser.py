@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-import db
-import demo_data
+from core import db
+from demo import data as demo_data
 from tests.conftest import unique_name
 from tests.factories import make_admin
 from tests.portal.conftest import SCREENSHOTS

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import text
 
-import db
+from core import db
 from tests.conftest import basic, unique_name
 from tests.factories import make_client, make_service
 from tests.portal.conftest import csrf_token

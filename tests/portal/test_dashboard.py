@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-import dashboard
-import db
-import demo_data
-import service_health
+from core import db
+from demo import data as demo_data
+from reports import dashboard
+from reports import health as service_health
 from tests.factories import echo_setup
 
 MISMATCH = """

@@ -7,8 +7,8 @@ import time
 import pyotp
 from sqlalchemy import text
 
-import db
-import users
+from admin import users
+from core import db
 from tests.conftest import unique_name
 from tests.factories import ACTOR, make_admin
 from tests.portal.conftest import csrf_token, post, sign_in

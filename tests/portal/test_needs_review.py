@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-import dashboard
-import db
+from core import db
+from reports import dashboard
 from tests.factories import echo_setup
 
 

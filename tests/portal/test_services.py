@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fields import FIELD_NAMES
+from gateway.fields import FIELD_NAMES
 from tests.conftest import unique_name
 from tests.factories import make_client, make_service
 from tests.portal.conftest import csrf_token

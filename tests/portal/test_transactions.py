@@ -8,9 +8,9 @@ import io
 import pytest
 from sqlalchemy import text
 
-import db
-import outbox_admin
-from errors import NotFound
+from admin import outbox as outbox_admin
+from core import db
+from core.errors import NotFound
 from tests.factories import ACTOR, assign, make_client, make_service
 from tests.portal.conftest import csrf_token
 

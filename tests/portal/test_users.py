@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import text
 
-import db
+from core import db
 from tests.conftest import unique_name
 from tests.factories import make_admin
 from tests.portal.conftest import csrf_token, sign_in

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-import db
-import function_builder
+from core import db
+from gateway import function_builder
 from tests.factories import ACTOR, echo_setup
 
 
@@ -150,7 +150,7 @@ def test_dba_edit_is_used_and_kept_on_regeneration(app, client, echo):
 
 def test_regeneration_without_edit_is_unchanged(app, echo):
     merchant, service = echo
-    from services import assign
+    from admin.services import assign
 
     with app.app_context(), db.transaction() as conn:
         result = assign(conn, merchant.app_id, service["name"], ACTOR)

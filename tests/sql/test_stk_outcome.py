@@ -77,7 +77,7 @@ def _callback(code, items=None):
     ],
 )
 def test_stk_outcome(app, body, expected):
-    import db
+    from core import db
 
     with app.app_context(), db.transaction() as conn:
         got = conn.execute(text("SELECT gateway.stk_outcome(CAST(:b AS json))"), {"b": json.dumps(body)}).scalar()

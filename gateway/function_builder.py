@@ -13,9 +13,9 @@ from psycopg2 import sql
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import errors
+from core import errors
 
-TEMPLATE_DIR = Path(__file__).resolve().parent / "sql" / "templates"
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "sql" / "templates"
 FN_SCHEMA = "clientfn"
 ABIS = ("request", "response", "callback")
 NAME_PART = re.compile(r"^[a-z][a-z0-9]{0,15}$")

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-import errors
+from core import errors
 
 # Custom SQLSTATEs raised by sql/ (RAISE ... USING ERRCODE = 'MP404'): the last three digits are the HTTP status.
 _CUSTOM_PREFIX = "MP"

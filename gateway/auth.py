@@ -13,8 +13,8 @@ import bcrypt
 import jwt
 from flask import Request, current_app
 
-from crypto import constant_time_equal, keyed_hash
-from errors import AuthError, NotAssigned
+from core.crypto import constant_time_equal, keyed_hash
+from core.errors import AuthError, NotAssigned
 
 _DUMMY_HASH = keyed_hash("dummy", "dummy")
 

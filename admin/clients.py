@@ -9,11 +9,11 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import audit
-import validation as v
-from auth import hash_api_secret, new_api_credentials
-from crypto import SecretBox
-from errors import Conflict, InvalidField, NotFound
+from admin import audit
+from core import validation as v
+from core.crypto import SecretBox
+from core.errors import Conflict, InvalidField, NotFound
+from gateway.auth import hash_api_secret, new_api_credentials
 
 CLIENT_COLUMNS = (
     "id, app_id, company_name, email, phone, contact_person, callback_url, status, credential_version, "

@@ -12,10 +12,9 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import clients
-import db
-import services
-from errors import NotFound
+from admin import clients, services
+from core import db
+from core.errors import NotFound
 
 ACTOR = {"id": None, "username": "demo-data"}
 CLIENTS = (

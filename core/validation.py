@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from errors import InvalidField
+from core.errors import InvalidField
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

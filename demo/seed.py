@@ -6,8 +6,7 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import clients
-import services
+from admin import clients, services
 from simulators.daraja import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 
 SYSTEM = {"id": None, "username": "seed"}
@@ -45,7 +44,7 @@ def ensure_services(conn: Connection) -> list[str]:
             services.create_service(conn, spec, SYSTEM)
             created.append(spec["name"])
     try:
-        import seed_isp
+        from demo import isp as seed_isp
     except ImportError:
         return created
     created += seed_isp.ensure_isp_services(conn) or []
@@ -94,7 +93,7 @@ def ensure_demo_client(conn: Connection) -> str:
         note = "  demo merchant   App-ID demo (exists; rotate its credentials in the portal to see a new secret)"
     for name in conn.execute(text("SELECT name FROM gateway.services ORDER BY id")).scalars().all():
         services.assign(conn, DEMO_APP_ID, name, SYSTEM)
-    import seed_isp
+    from demo import isp as seed_isp
 
     seed_isp.ensure_demo_isp(conn, DEMO_APP_ID)
     return note

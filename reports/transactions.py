@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from errors import InvalidField, NotFound
+from core.errors import InvalidField, NotFound
 
 STATES = ("received", "dispatched", "pending", "completed", "failed", "timed_out")
 

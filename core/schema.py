@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import create_engine, pool
 
-ROOT = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[1]
 SQL_DIR = ROOT / "sql"
 _INCLUDE = re.compile(r"^\\ir\s+(\S+)\s*$")
 

@@ -11,9 +11,9 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import audit
-from crypto import SecretBox
-from errors import InvalidField, NotFound
+from admin import audit
+from core.crypto import SecretBox
+from core.errors import InvalidField, NotFound
 
 ISSUER = "MosPay gateway"
 STEP_SECONDS = 30

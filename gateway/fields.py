@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from errors import InvalidField
+from core.errors import InvalidField
 
 FIELD_NAMES = tuple(f"f{i:03d}" for i in range(11))
 ALWAYS_REQUIRED = ("f000", "f002", "f003", "f010")

@@ -6,9 +6,9 @@ import ipaddress
 
 from flask import current_app
 
-import db
-from crypto import keyed_hash
-from masking import mask_json
+from core import db
+from core.crypto import keyed_hash
+from core.masking import mask_json
 
 
 def source_allowed(ip: str | None) -> bool:

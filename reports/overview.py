@@ -6,8 +6,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import clients
-import services
+from admin import clients, services
 
 
 def active_credential(conn: Connection, client_id: int) -> dict | None:

@@ -9,11 +9,11 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import audit
-import db
-import validation as v
-from auth import hash_password, verify_password
-from errors import AuthError, Conflict, InvalidField, NotFound
+from admin import audit
+from core import db
+from core import validation as v
+from core.errors import AuthError, Conflict, InvalidField, NotFound
+from gateway.auth import hash_password, verify_password
 
 ROLES = ("super_admin", "admin", "viewer")
 USER_COLUMNS = (

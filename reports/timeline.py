@@ -8,7 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from masking import mask_json, mask_text
+from core.masking import mask_json, mask_text
 
 # Among events with the same timestamp (one database transaction shares one now()): the cause before the
 # state change it caused, and the answer and its webhook last.

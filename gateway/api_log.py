@@ -9,8 +9,8 @@ from flask import Flask, Response, g, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-import db
-from masking import dump_masked, mask_text
+from core import db
+from core.masking import dump_masked, mask_text
 
 log = logging.getLogger(__name__)
 

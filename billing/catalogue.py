@@ -16,12 +16,12 @@ from flask import Flask, current_app
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import audit
-import db
-import validation as v
-from crypto import SecretBox
-from errors import InvalidField
-from fields import normalise_msisdn
+from admin import audit
+from core import db
+from core import validation as v
+from core.crypto import SecretBox
+from core.errors import InvalidField
+from gateway.fields import normalise_msisdn
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,8 @@ import secrets
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import audit
-import two_factor
-import users
-from errors import Conflict, InvalidField, NotFound
+from admin import audit, two_factor, users
+from core.errors import Conflict, InvalidField, NotFound
 
 
 def _user(conn: Connection, user_id: int) -> dict:

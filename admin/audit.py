@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import db
-from masking import mask_json
+from core import db
+from core.masking import mask_json
 
 
 def record(

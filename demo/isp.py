@@ -6,8 +6,8 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import billing
-import services
+from admin import services
+from billing import catalogue
 
 SYSTEM = {"id": None, "username": "seed"}
 USERNAME_PATTERN = r"[A-Za-z0-9._@-]{1,64}"
@@ -83,14 +83,14 @@ def ensure_demo_isp(conn: Connection, app_id: str) -> list[str]:
     """Give `app_id` the demo plans and subscribers it lacks (call after assigning isp and router to it).
     Returns what was created, e.g. ["plan HOUR5", "subscriber alice"]."""
     created = []
-    plans = {p["code"] for p in billing.list_plans(conn, app_id)}
+    plans = {p["code"] for p in catalogue.list_plans(conn, app_id)}
     for plan in DEMO_PLANS:
         if plan["code"] not in plans:
-            billing.create_plan(conn, app_id, plan, SYSTEM)
+            catalogue.create_plan(conn, app_id, plan, SYSTEM)
             created.append(f"plan {plan['code']}")
-    subscribers = {s["username"] for s in billing.list_subscribers(conn, app_id)}
+    subscribers = {s["username"] for s in catalogue.list_subscribers(conn, app_id)}
     for subscriber in DEMO_SUBSCRIBERS:
         if subscriber["username"] not in subscribers:
-            billing.create_subscriber(conn, app_id, subscriber, SYSTEM)
+            catalogue.create_subscriber(conn, app_id, subscriber, SYSTEM)
             created.append(f"subscriber {subscriber['username']}")
     return created

@@ -8,12 +8,12 @@ import json
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import audit
-import function_builder
-import validation as v
-from clients import get_client
-from errors import Conflict, InvalidField, NotFound
-from fields import FIELD_NAMES, check_pattern
+from admin import audit
+from admin.clients import get_client
+from core import validation as v
+from core.errors import Conflict, InvalidField, NotFound
+from gateway import function_builder
+from gateway.fields import FIELD_NAMES, check_pattern
 
 KINDS = ("http", "mpesa_stk", "router", "subscription", "status")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-import audit
-from errors import NotFound
+from admin import audit
+from core.errors import NotFound
 
 _COLUMNS = "id, kind, status, attempts, max_attempts, next_attempt_at, url"
 
