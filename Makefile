@@ -27,9 +27,10 @@ test: $(STAMP) assets  ## set up, then the whole test suite against a real Postg
 	@scripts/install_chromium.sh
 	@$(BIN)/python -m pytest -q -p no:cacheprovider
 
-lint: $(STAMP)  ## ruff check and format check
+lint: $(STAMP)  ## ruff check, format check and the import-layer contracts (pyproject.toml)
 	@$(BIN)/ruff check .
 	@$(BIN)/ruff format --check .
+	@$(BIN)/lint-imports --no-cache
 
 fmt: $(STAMP)  ## ruff format and fixes
 	@$(BIN)/ruff check --fix .

@@ -12,6 +12,8 @@ from admin import clients, services, users
 from core import db
 from core import schema as schema_setup
 from core.errors import GatewayError
+from demo import data as demo_data
+from demo import seed as demo_seed
 from reports import transactions
 
 SYSTEM = {"id": None, "username": "cli"}
@@ -136,7 +138,7 @@ def register_demo(app: Flask) -> None:
     @app.cli.command("seed-demo")
     def seed_demo() -> None:
         """Register the built-in services and the demo merchant (idempotent)."""
-        from demo import seed as demo_seed
-
         note = _run(lambda c: (demo_seed.ensure_services(c), demo_seed.ensure_demo_client(c))[1])
         click.echo(note)
+
+    demo_data.register_cli(app)

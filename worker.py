@@ -10,42 +10,18 @@ import time
 from flask import Flask, current_app
 from sqlalchemy import text
 
-from adapters import ServiceReply
 from admin import clients
+from billing import jobs as billing_jobs
 from core import db
-from payment_processor import ServiceTarget, adapter, build_call, service_target
+from gateway import dispatch, webhooks
 
 log = logging.getLogger(__name__)
 BATCH = 50
 LEASE_S = 120  # a claimed row comes back to the queue if its worker dies mid-call
 
 
-def _call(target: ServiceTarget | None, spec: dict, key: str) -> tuple[ServiceReply, dict]:
-    if target is None:
-        reply = ServiceReply(
-            code=404,
-            data={"message": "service not assigned to this client"},
-            latency_ms=0,
-            error=f"service {spec.get('servicename')!r} is not assigned to the client",
-        )
-    else:
-        call = build_call(spec, target, key, [])
-        reply = call if isinstance(call, ServiceReply) else adapter().call(call)
-    attempt = {
-        "method": str(spec.get("servicemethod") or "POST").upper(),
-        "url": str(spec.get("serviceurl")),
-        "latency_ms": reply.latency_ms,
-        "request_body": reply.request_body,
-        "response_body": reply.response_body,
-        "error": reply.error,
-    }
-    return reply, attempt
-
-
 def deliver_webhooks() -> int:
     """Send due merchant webhooks; each attempt is recorded, failures back off, then go dead visibly."""
-    from gateway import webhooks
-
     cfg = current_app.config
     with db.transaction() as conn:
         jobs = (
@@ -104,8 +80,9 @@ def run_service_jobs() -> int:
                 )
             else:
                 service = spec.get("servicename")
-            target = service_target(conn, job["client_id"], service or "")
-        reply, attempt = _call(target, spec, f"job-{job['id']}")
+            target = dispatch.service_target(conn, job["client_id"], service or "")
+        sent = dispatch.dispatch(spec, target, f"job-{job['id']}")
+        reply, attempt = sent.reply, sent.attempt
         with db.transaction(timeout_ms=cfg["DB_STATEMENT_TIMEOUT_MS"]) as conn:
             if job["transaction_id"]:
                 conn.execute(
@@ -153,13 +130,13 @@ def reconcile_pending() -> int:
         settled = False
         if txn["template_kind"] in STATUS_QUERY_KINDS and txn["provider_ref"]:
             with db.transaction() as conn:
-                target = service_target(conn, txn["client_id"], txn["service"])
+                target = dispatch.service_target(conn, txn["client_id"], txn["service"])
             spec = {
                 "serviceurl": "/stkquery",
                 "servicecredentials": "mpesa",
                 "servicepayload": {"checkout_request_id": txn["provider_ref"]},
             }
-            reply, _ = _call(target, spec, f"check-{txn['id']}-{int(time.time())}")
+            reply = dispatch.dispatch(spec, target, f"check-{txn['id']}-{int(time.time())}").reply
             if (
                 reply.code == 200
                 and isinstance(reply.data, dict)
@@ -208,11 +185,7 @@ def run_once(app: Flask) -> dict:
             "checks": reconcile_pending(),
             "orphans": sweep_orphans(),
         }
-        try:
-            from billing import catalogue
-        except ImportError:
-            return counts
-        counts["billing"] = catalogue.run_due(app)
+        counts["billing"] = billing_jobs.run_due(app)
         # Billing may have queued router jobs: run them in the same pass so `worker --once` finishes the work.
         counts["service_jobs"] += run_service_jobs()
         return counts

@@ -13,8 +13,10 @@ import bcrypt
 import jwt
 from flask import Request, current_app
 
+from core import db
 from core.crypto import constant_time_equal, keyed_hash
-from core.errors import AuthError, NotAssigned
+from core.errors import AuthError, NotAssigned, UnknownRoute
+from gateway import registry
 
 _DUMMY_HASH = keyed_hash("dummy", "dummy")
 
@@ -140,3 +142,33 @@ def verify_password(password: str, password_hash: str) -> bool:
 def basic_pair(request: Request) -> tuple[str, str] | None:
     """The (username, password) of a Basic header, for the admin token endpoint."""
     return _basic(request)
+
+
+def authenticate_route(creds: ClientCredentials, service: str, route: str) -> registry.Resolution:
+    """R1: authenticate and find the route. Raises AuthError, NotAssigned or UnknownRoute."""
+    with db.transaction() as conn:
+        res = registry.resolve(conn, creds.app_id, creds.username, service, route)
+    if res is None:
+        check_client(creds, "active", 0, None)  # same work and answer as a wrong secret
+        raise AuthError("invalid credentials")
+    check_client(creds, res.status, res.credential_version, res.secret_hash)
+    if res.service_id is None:
+        raise UnknownRoute(f"unknown service {service!r} (f000): ask your administrator which are assigned")
+    if res.route_id is None:
+        raise UnknownRoute(f"unknown route {route!r} (f002) for service {service!r}")
+    if not res.assignment_id or not res.assignment_active or not res.service_active:
+        raise NotAssigned(f"service {service!r} is not assigned to {res.app_id} or is inactive")
+    if res.registry_id is None:
+        raise UnknownRoute(f"route {route!r} has no functions for {res.app_id}; an admin must regenerate them")
+    return res
+
+
+def authenticate(creds: ClientCredentials) -> registry.Resolution:
+    """Authenticate without a route (token and status endpoints). Raises AuthError or NotAssigned."""
+    with db.transaction() as conn:
+        res = registry.resolve(conn, creds.app_id, creds.username, "", "")
+    if res is None:
+        check_client(creds, "active", 0, None)
+        raise AuthError("invalid credentials")
+    check_client(creds, res.status, res.credential_version, res.secret_hash)
+    return res

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 
 from gateway import auth
-from payment_processor import resolve_client_only
 
 bp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth")
 
@@ -16,7 +15,7 @@ def token():
     creds = auth.client_credentials(request)
     if creds.token_version is not None:
         raise auth.AuthError("exchange Basic credentials for a token, not another token")
-    client = resolve_client_only(creds)
+    client = auth.authenticate(creds)
     g.client_id, g.app_id = client.client_id, client.app_id
     token_value, ttl = auth.issue_token("client", client.app_id, client.credential_version, {"cid": client.client_id})
     return jsonify(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from billing import catalogue
+from billing import catalogue, jobs
 from core import db
 from routes.api_admin import admin_required
 from routes.request_body import json_body
@@ -69,7 +69,7 @@ def check_drift(app_id: str):
     """Reconcile this client's router now (repairs are queued for the worker)."""
     with db.transaction() as conn:
         catalogue.list_plans(conn, app_id)  # 404 for an unknown client before any router traffic
-    result = catalogue.run_drift(0, app_id=app_id, limit=1)
+    result = jobs.run_drift(0, app_id=app_id, limit=1)
     message = (
         "router checked"
         if result["routers"]

@@ -46,7 +46,7 @@ def _status_answer(client_id: int, f010: str):
 def payment_status():
     """MosPay form: f003 (App ID) and f010 (the payment's unique id) in a JSON body."""
     body = fields.parse_body(json_body())
-    client = payment_processor.resolve_client_only(auth.client_credentials(request))
+    client = auth.authenticate(auth.client_credentials(request))
     g.client_id, g.app_id = client.client_id, client.app_id
     if body.get("f003") and body["f003"] != client.app_id:
         raise InvalidField(f"f003 must equal your App ID ({client.app_id})")
@@ -58,6 +58,6 @@ def payment_status():
 @bp.get("/transactions/<path:f010>")
 def transaction_by_f010(f010: str):
     """REST form of the status lookup."""
-    client = payment_processor.resolve_client_only(auth.client_credentials(request))
+    client = auth.authenticate(auth.client_credentials(request))
     g.client_id, g.app_id = client.client_id, client.app_id
     return _status_answer(client.client_id, f010)

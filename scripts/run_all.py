@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -27,6 +29,22 @@ def pipe(name: str, proc: subprocess.Popen) -> None:
     for line in proc.stdout:  # type: ignore[union-attr]
         sys.stdout.write(f"[{name}] {line}")
         sys.stdout.flush()
+
+
+READY_TIMEOUT_S = 60
+
+
+def wait_listening(url: str, proc: subprocess.Popen) -> bool:
+    """True once something accepts TCP connections at url's host and port; False if proc exits or time runs out."""
+    parts = urlsplit(url)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection((parts.hostname, parts.port or 80), timeout=1):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 def main() -> None:
@@ -83,7 +101,18 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    time.sleep(2)
+    # "running" means answering: wait for each HTTP process to accept connections (a loaded machine can take a
+    # while), and stop everything if one exits or never listens.
+    for name, url in (
+        ("gateway", f"http://127.0.0.1:{port}/healthz"),
+        ("mpesa", env["MPESA_SERVICE_URL"]),
+        ("router", env["ROUTER_SERVICE_URL"]),
+        ("echo", env["ECHO_SERVICE_URL"]),
+        ("daraja-sim", env["DARAJA_BASE_URL"]),
+    ):
+        if not wait_listening(url, children[name]):
+            print(f"[{name}] did not start listening on {url} within {READY_TIMEOUT_S} s; stopping", flush=True)
+            stop()
     print(
         f"""
 MosPay gateway is running

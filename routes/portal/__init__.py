@@ -10,7 +10,6 @@ from decimal import Decimal
 from flask import Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
-from demo import data as demo_data
 from routes.portal import access
 
 
@@ -54,4 +53,3 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["money"] = _money
     app.jinja_env.filters["number"] = _number
     app.jinja_env.globals["can"] = access.can
-    demo_data.register_cli(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from billing import catalogue
+from gateway import service_secrets
 from tests.billing.conftest import SUBSCRIBER_PASSWORD, sql, subscriber
 
 
@@ -12,11 +12,11 @@ def test_password_is_resolved_for_its_own_client_only(app, isp, isp_factory):
     alice = isp.subscribers["alice"]["id"]
     other = isp_factory(subscribers=(subscriber("carol"),))
     with app.app_context():
-        assert catalogue.resolve_service_secrets(isp.client_id, {"password": f"subscriber:{alice}"}) == {
+        assert service_secrets.resolve(isp.client_id, {"password": f"subscriber:{alice}"}) == {
             "password": SUBSCRIBER_PASSWORD
         }
-        with pytest.raises(catalogue.SecretReferenceError, match="not a subscriber of this client"):
-            catalogue.resolve_service_secrets(other.client_id, {"password": f"subscriber:{alice}"})
+        with pytest.raises(service_secrets.SecretReferenceError, match="not a subscriber of this client"):
+            service_secrets.resolve(other.client_id, {"password": f"subscriber:{alice}"})
     stored = sql(app, "SELECT password_enc FROM billing.subscribers WHERE id = :i", i=alice)
     assert SUBSCRIBER_PASSWORD not in stored
 
@@ -34,5 +34,5 @@ def test_password_is_resolved_for_its_own_client_only(app, isp, isp_factory):
     ],
 )
 def test_malformed_references_are_refused(app, isp, refs):
-    with app.app_context(), pytest.raises(catalogue.SecretReferenceError):
-        catalogue.resolve_service_secrets(isp.client_id, refs)
+    with app.app_context(), pytest.raises(service_secrets.SecretReferenceError):
+        service_secrets.resolve(isp.client_id, refs)
