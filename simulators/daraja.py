@@ -91,7 +91,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "late_callback_delay_s": 30.0,
     "expire_after_s": 60.0,
     "subscriber_lock": True,
-    "timestamp_window_s": 600,  # [sim-choice] stricter than Daraja; 0 or None turns it off
+    # Daraja takes any well-formed Timestamp whose Password matches. A window in seconds around EAT now is an
+    # opt-in [sim-choice], stricter than Daraja, that catches clients formatting UTC; 0 or None turns it off.
+    "timestamp_window_s": 0,
     "token_ttl_s": 3599,
     "expires_in_number": False,  # Daraja's older answer is the string "3599"; True emits a number
     "stk_response_delay_s": 0.0,  # slow down STK push/query answers (timeout tests)
@@ -291,7 +293,8 @@ def main() -> None:
 
     logging.basicConfig(level=logging.INFO)
     port = getattr(Config, "DARAJA_SIM_PORT", None) or urlsplit(Config.DARAJA_BASE_URL).port or 5201
-    server = make_server("127.0.0.1", int(port), create_app(), threaded=True)
+    settings = {"timestamp_window_s": Config.DARAJA_SIM_TIMESTAMP_WINDOW_S}
+    server = make_server("127.0.0.1", int(port), create_app(settings), threaded=True)
     log.info("Daraja simulator listening", extra={"port": port})
     server.serve_forever()
 

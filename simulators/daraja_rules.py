@@ -53,7 +53,7 @@ def check_timestamp(value: Any, window_s: float | None) -> str:
         stamp = datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=EAT)
     except ValueError:
         raise invalid("Timestamp") from None
-    # [sim-choice] Daraja takes stale timestamps; the window catches clients that send UTC.
+    # Daraja takes stale and future timestamps alike; the opt-in window ([sim-choice]) catches clients on UTC.
     if window_s and abs((eat_now() - stamp).total_seconds()) > window_s:
         raise invalid("Timestamp")
     return value
