@@ -44,6 +44,7 @@ from simulators.daraja_state import (
     Push,
     SimulatorState,
     deliver,
+    outcome_for,
     schedule_callbacks,
 )
 
@@ -166,7 +167,7 @@ def _register_daraja_routes(app: Flask, state: SimulatorState) -> None:
         time.sleep(settings["stk_response_delay_s"])
         _bearer_app(state)
         fields = parse_push(_json_body(), settings)
-        outcome = OUTCOMES.get(fields["phone"], SUCCESS)
+        outcome = outcome_for(fields)
         if outcome.reject:
             raise DarajaFault(*outcome.reject)
         push = state.new_push(fields, outcome)

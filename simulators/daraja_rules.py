@@ -104,13 +104,20 @@ def parse_push(body: dict, settings: dict) -> dict:
     phone = _digits(body.get("PhoneNumber"), MSISDN_RE, "PhoneNumber")
     callback_url = check_url(body.get("CallBackURL"))
     reference = body.get("AccountReference")
-    if isinstance(reference, bool) or not isinstance(reference, str | int) or not 1 <= len(str(reference)) <= 12:
+    # Over 12 characters is accepted here, as Daraja does; the push then fails later (daraja_state.outcome_for).
+    if isinstance(reference, bool) or not isinstance(reference, str | int) or not str(reference):
         raise invalid("AccountReference")
     desc = body.get("TransactionDesc", "")
     if not isinstance(desc, str) or len(desc) > 13:
         raise invalid("TransactionDesc")
     check_password(settings, shortcode, password, timestamp)
-    return {"shortcode": shortcode, "amount": amount, "phone": phone, "callback_url": callback_url}
+    return {
+        "shortcode": shortcode,
+        "amount": amount,
+        "phone": phone,
+        "callback_url": callback_url,
+        "account_reference": str(reference),
+    }
 
 
 def parse_query(body: dict, settings: dict) -> tuple[str, str]:

@@ -47,9 +47,7 @@ def sim(**settings: object) -> RunningSimulator:
 
 
 def sdk(simulator: RunningSimulator) -> MpesaClient:
-    return MpesaClient(
-        KEY, SECRET, shortcode=SANDBOX_SHORTCODE, passkey=SANDBOX_PASSKEY, base_url=simulator.base_url
-    )
+    return MpesaClient(KEY, SECRET, shortcode=SANDBOX_SHORTCODE, passkey=SANDBOX_PASSKEY, base_url=simulator.base_url)
 
 
 def test_sdk_on_a_utc_clock_pushes_and_queries(utc_clock, receiver):

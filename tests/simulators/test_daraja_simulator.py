@@ -243,7 +243,6 @@ def test_unknown_path_and_wrong_method(base, token):
         ({"CallBackURL": "https://example.com/c b"}, "CallBackURL"),
         ({"CallBackURL": " https://example.com/cb"}, "CallBackURL"),
         ({"CallBackURL": "example.com/cb"}, "CallBackURL"),
-        ({"AccountReference": "ABCDEFGHIJKLM"}, "AccountReference"),
         ({"AccountReference": ""}, "AccountReference"),
         ({"TransactionDesc": "Fourteen chars"}, "TransactionDesc"),
     ],
@@ -402,6 +401,17 @@ def test_outcome_callback_and_query(base, token, receiver, phone, result_code, c
         "ResultCode": str(result_code),
         "ResultDesc": query_desc,
     }
+
+
+@pytest.mark.parametrize("reference", ["ABCDEFGHIJKLM", "SUBSCRIBER-0001-RENEWAL-2026"])
+def test_long_account_reference_is_accepted_then_fails_asynchronously(base, token, receiver, reference):
+    accepted = push(base, token, receiver.url, AccountReference=reference)  # 200, as Daraja answers
+    checkout_id = accepted["CheckoutRequestID"]
+    (delivery,) = wait_for(lambda: receiver.for_checkout(checkout_id))
+    callback = delivery["body"]["Body"]["stkCallback"]
+    assert (callback["ResultCode"], callback["ResultDesc"]) == (1025, "An error occurred while sending a push request.")
+    assert "CallbackMetadata" not in callback
+    assert query(base, token, checkout_id).json()["ResultCode"] == "1025"
 
 
 def test_unanswered_prompt_expires_with_1037_and_no_callback(base, token, receiver):
