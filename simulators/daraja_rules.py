@@ -1,4 +1,4 @@
-"""Daraja request rules (PROTOCOLS.md A.2): field checks, the password and timestamp checks, the error envelope.
+"""Daraja request rules (docs/protocols/daraja.md §2): field, password and timestamp checks, the error envelope.
 
 Pure validation, no state: ``parse_push`` and ``parse_query`` turn a request body into the fields the simulator
 keeps, or raise ``DarajaFault``, which the app in ``simulators.daraja`` renders in Daraja's error envelope.

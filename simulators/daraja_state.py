@@ -1,4 +1,4 @@
-"""Daraja simulator state: the scripted outcomes, the pushes in flight, tokens, and callback delivery (A.3).
+"""Daraja simulator state: the scripted outcomes, the pushes in flight, tokens, and callback delivery (daraja.md §3).
 
 Everything lives in memory behind ``SimulatorState.lock``; callbacks go out from daemon threads that end when the
 state is reset or the simulator stops.
@@ -86,7 +86,7 @@ class Push:
     receipt: str | None = None
 
     def callback_body(self) -> dict:
-        """The STK callback exactly as Daraja sends it (A.3): numbers stay numbers, Balance has no Value."""
+        """The STK callback exactly as Daraja sends it (daraja.md §3): numbers stay numbers, Balance has no Value."""
         result: dict[str, Any] = {
             "MerchantRequestID": self.merchant_request_id,
             "CheckoutRequestID": self.checkout_request_id,

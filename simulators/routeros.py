@@ -1,4 +1,4 @@
-"""RouterOS API simulator: the binary protocol of PROTOCOLS.md B.1 on TCP, the ISP menus of B.2 in memory.
+"""RouterOS API simulator: the binary protocol on TCP, the ISP menus in memory (docs/protocols/routeros.md).
 
 Run it with ``python -m simulators.routeros`` (see ``main``); tests build ``RouterOSSimulator(port=0)``.
 Facts the real router was not observed on are simulator choices and are listed in docs/routeros-simulator.md.

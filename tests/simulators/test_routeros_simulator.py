@@ -1,4 +1,4 @@
-"""The RouterOS simulator against PROTOCOLS.md B.1/B.2: wire codec, raw sentences, and the unmodified librouteros."""
+"""The RouterOS simulator against docs/protocols/routeros.md: wire codec, raw sentences, unmodified clients."""
 
 from __future__ import annotations
 
@@ -323,7 +323,7 @@ def test_sessions_survive_disable_and_are_removed_by_remove(routeros_api, router
     assert (row[".id"], row["name"], row["address"]) == (session_id, "alice", "10.0.0.9")
 
     tuple(secrets("disable", **{".id": secret_id}))
-    assert len(tuple(active)) == 1  # PROTOCOLS B.2: disabling does not end the running session
+    assert len(tuple(active)) == 1  # routeros.md §3: disabling does not end the running session
     with pytest.raises(SessionRefused, match="disabled"):
         routeros_sim.connect_session("pppoe", "alice")
 
