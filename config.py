@@ -76,6 +76,9 @@ class Config:
     ECHO_SERVICE_PORT = _env_int("ECHO_SERVICE_PORT", 5103)
     DARAJA_SIM_PORT = _env_int("DARAJA_SIM_PORT", 5201)
     ROUTEROS_SIM_PORT = _env_int("ROUTEROS_SIM_PORT", 8728)
+    # Simulator strictness (docs/daraja-simulator.md, docs/routeros-simulator.md). 0: any well-formed timestamp.
+    DARAJA_SIM_TIMESTAMP_WINDOW_S = _env_int("DARAJA_SIM_TIMESTAMP_WINDOW_S", 0)
+    ROUTEROS_SIM_VERSION = _env("ROUTEROS_SIM_VERSION", "7.18")
     ROUTER_TIMEOUT_S = _env_int("ROUTER_TIMEOUT_S", 5)
     DARAJA_CONNECT_TIMEOUT_S = _env_int("DARAJA_CONNECT_TIMEOUT_S", 5)
     DARAJA_READ_TIMEOUT_S = _env_int("DARAJA_READ_TIMEOUT_S", 30)

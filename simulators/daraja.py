@@ -2,7 +2,7 @@
 
 The outcome of a push is scripted by the phone number (OUTCOMES). Test helpers live under /simulator/, apart
 from the Daraja surface. State is in memory behind one lock; callbacks go out from background threads.
-Facts and their sources: /work/shared/PROTOCOLS.md Part A; docs/daraja-simulator.md for the table and settings.
+Facts and their sources: docs/protocols/daraja.md; docs/daraja-simulator.md for the table and settings.
 
 This module is the Flask app, ``RunningSimulator`` and the entry point. The layers under it: ``daraja_rules``
 (field, password and timestamp checks; ``DarajaFault``) and ``daraja_state`` (outcomes, pushes, tokens, callbacks).
@@ -44,6 +44,7 @@ from simulators.daraja_state import (
     Push,
     SimulatorState,
     deliver,
+    outcome_for,
     schedule_callbacks,
 )
 
@@ -91,7 +92,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "late_callback_delay_s": 30.0,
     "expire_after_s": 60.0,
     "subscriber_lock": True,
-    "timestamp_window_s": 600,  # [sim-choice] stricter than Daraja; 0 or None turns it off
+    # Daraja takes any well-formed Timestamp whose Password matches. A window in seconds around EAT now is an
+    # opt-in [sim-choice], stricter than Daraja, that catches clients formatting UTC; 0 or None turns it off.
+    "timestamp_window_s": 0,
     "token_ttl_s": 3599,
     "expires_in_number": False,  # Daraja's older answer is the string "3599"; True emits a number
     "stk_response_delay_s": 0.0,  # slow down STK push/query answers (timeout tests)
@@ -164,7 +167,7 @@ def _register_daraja_routes(app: Flask, state: SimulatorState) -> None:
         time.sleep(settings["stk_response_delay_s"])
         _bearer_app(state)
         fields = parse_push(_json_body(), settings)
-        outcome = OUTCOMES.get(fields["phone"], SUCCESS)
+        outcome = outcome_for(fields)
         if outcome.reject:
             raise DarajaFault(*outcome.reject)
         push = state.new_push(fields, outcome)
@@ -291,7 +294,8 @@ def main() -> None:
 
     logging.basicConfig(level=logging.INFO)
     port = getattr(Config, "DARAJA_SIM_PORT", None) or urlsplit(Config.DARAJA_BASE_URL).port or 5201
-    server = make_server("127.0.0.1", int(port), create_app(), threaded=True)
+    settings = {"timestamp_window_s": Config.DARAJA_SIM_TIMESTAMP_WINDOW_S}
+    server = make_server("127.0.0.1", int(port), create_app(settings), threaded=True)
     log.info("Daraja simulator listening", extra={"port": port})
     server.serve_forever()
 

@@ -1,4 +1,4 @@
-"""Daraja request rules (PROTOCOLS.md A.2): field checks, the password and timestamp checks, the error envelope.
+"""Daraja request rules (docs/protocols/daraja.md §2): field, password and timestamp checks, the error envelope.
 
 Pure validation, no state: ``parse_push`` and ``parse_query`` turn a request body into the fields the simulator
 keeps, or raise ``DarajaFault``, which the app in ``simulators.daraja`` renders in Daraja's error envelope.
@@ -53,7 +53,7 @@ def check_timestamp(value: Any, window_s: float | None) -> str:
         stamp = datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=EAT)
     except ValueError:
         raise invalid("Timestamp") from None
-    # [sim-choice] Daraja takes stale timestamps; the window catches clients that send UTC.
+    # Daraja takes stale and future timestamps alike; the opt-in window ([sim-choice]) catches clients on UTC.
     if window_s and abs((eat_now() - stamp).total_seconds()) > window_s:
         raise invalid("Timestamp")
     return value
@@ -104,13 +104,20 @@ def parse_push(body: dict, settings: dict) -> dict:
     phone = _digits(body.get("PhoneNumber"), MSISDN_RE, "PhoneNumber")
     callback_url = check_url(body.get("CallBackURL"))
     reference = body.get("AccountReference")
-    if isinstance(reference, bool) or not isinstance(reference, str | int) or not 1 <= len(str(reference)) <= 12:
+    # Over 12 characters is accepted here, as Daraja does; the push then fails later (daraja_state.outcome_for).
+    if isinstance(reference, bool) or not isinstance(reference, str | int) or not str(reference):
         raise invalid("AccountReference")
     desc = body.get("TransactionDesc", "")
     if not isinstance(desc, str) or len(desc) > 13:
         raise invalid("TransactionDesc")
     check_password(settings, shortcode, password, timestamp)
-    return {"shortcode": shortcode, "amount": amount, "phone": phone, "callback_url": callback_url}
+    return {
+        "shortcode": shortcode,
+        "amount": amount,
+        "phone": phone,
+        "callback_url": callback_url,
+        "account_reference": str(reference),
+    }
 
 
 def parse_query(body: dict, settings: dict) -> tuple[str, str]:

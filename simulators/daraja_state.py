@@ -1,4 +1,4 @@
-"""Daraja simulator state: the scripted outcomes, the pushes in flight, tokens, and callback delivery (A.3).
+"""Daraja simulator state: the scripted outcomes, the pushes in flight, tokens, and callback delivery (daraja.md §3).
 
 Everything lives in memory behind ``SimulatorState.lock``; callbacks go out from daemon threads that end when the
 state is reset or the simulator stops.
@@ -53,6 +53,18 @@ OUTCOMES: dict[str, Outcome] = {
     "254700000008": Outcome(None, reject=(500, "500.001.1001", LOCK_MESSAGE)),
     "254700000009": Outcome(None, reject=(500, "500.003.02", "Spike Arrest Violation")),
 }
+MAX_ACCOUNT_REFERENCE = 12
+# [sim-choice] Daraja accepts a longer AccountReference, then no prompt reaches the phone; 1025 is the code it
+# documents for a prompt it could not send (docs/protocols/daraja.md, "AccountReference").
+PROMPT_NOT_SENT = Outcome(1025, "An error occurred while sending a push request.")
+
+
+def outcome_for(fields: dict) -> Outcome:
+    """What happens to an accepted push: the phone's scripted outcome, unless the prompt cannot be built."""
+    outcome = OUTCOMES.get(fields["phone"], SUCCESS)
+    if outcome.reject is None and len(fields["account_reference"]) > MAX_ACCOUNT_REFERENCE:
+        return PROMPT_NOT_SENT
+    return outcome
 
 
 def _random_code(length: int) -> str:
@@ -70,10 +82,11 @@ class Push:
     outcome: Outcome
     final_at: float  # time.monotonic() when the outcome becomes final
     transaction_date: datetime
+    account_reference: str = ""
     receipt: str | None = None
 
     def callback_body(self) -> dict:
-        """The STK callback exactly as Daraja sends it (A.3): numbers stay numbers, Balance has no Value."""
+        """The STK callback exactly as Daraja sends it (daraja.md §3): numbers stay numbers, Balance has no Value."""
         result: dict[str, Any] = {
             "MerchantRequestID": self.merchant_request_id,
             "CheckoutRequestID": self.checkout_request_id,

@@ -1,4 +1,4 @@
-"""RouterOS API simulator: the binary protocol of PROTOCOLS.md B.1 on TCP, the ISP menus of B.2 in memory.
+"""RouterOS API simulator: the binary protocol on TCP, the ISP menus in memory (docs/protocols/routeros.md).
 
 Run it with ``python -m simulators.routeros`` (see ``main``); tests build ``RouterOSSimulator(port=0)``.
 Facts the real router was not observed on are simulator choices and are listed in docs/routeros-simulator.md.
@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import hashlib
 import logging
+import re
 import secrets
 import socket
 import socketserver
@@ -59,6 +60,17 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# The challenge (MD5) login of RouterOS before 6.43 is unsupported after 6.45.1; later routers, v7 among them, still
+# hand out a challenge but refuse the response like a wrong password (docs/protocols/routeros.md, "Login").
+LEGACY_LOGIN_LAST = (6, 45, 1)
+DEFAULT_VERSION = "7.18"
+
+
+def version_tuple(ros_version: str) -> tuple[int, ...]:
+    """``"7.18.2"`` → ``(7, 18, 2)``; anything after the numbers ("rc1", " (stable)") is ignored."""
+    return tuple(int(p) for p in re.findall(r"\d+", ros_version.split(" ")[0])[:3])
+
 
 # ---------------------------------------------------------------------------------------------- TCP face
 
@@ -158,7 +170,8 @@ class RouterOSSimulator:
 
     :param port: 0 picks a free port; read ``.port`` after ``start()``.
     :param users: login name → password (default admin / sim-router-pass).
-    :param ros_version: "7.18" or later answers an empty print with ``!empty`` then ``!done``; "7.17" with ``!done``.
+    :param ros_version: the RouterOS version emulated (default "7.18"). From 7.18 an empty print answers ``!empty``
+        then ``!done`` (before: ``!done``); up to 6.45.1 the legacy challenge login is accepted, later it is refused.
     :param ppp_profiles / hotspot_profiles: extra profiles (name → fields) present after every ``reset()``.
     :param ssl_context: a server context with a certificate, to serve api-ssl.
     """
@@ -169,7 +182,7 @@ class RouterOSSimulator:
         port: int = 0,
         *,
         users: Mapping[str, str] | None = None,
-        ros_version: str = "7.18",
+        ros_version: str = DEFAULT_VERSION,
         ppp_profiles: Mapping[str, Mapping[str, str]] | None = None,
         hotspot_profiles: Mapping[str, Mapping[str, str]] | None = None,
         ssl_context: ssl.SSLContext | None = None,
@@ -178,6 +191,7 @@ class RouterOSSimulator:
         self.host, self.port = host, port
         self.users = dict(users or {"admin": "sim-router-pass"})
         self.router = Router(ros_version, ppp_profiles or {}, hotspot_profiles or {})
+        self.legacy_login = version_tuple(ros_version) <= LEGACY_LOGIN_LAST
         self.ssl_context = ssl_context
         self.max_word_bytes = max_word_bytes
         self.unresponsive = False  # True: accept connections, read commands, never answer (timeouts)
@@ -286,6 +300,8 @@ class RouterOSSimulator:
                 digest = hashlib.md5(b"\x00" + self.users[name].encode() + conn.challenge, usedforsecurity=False)
                 expected = "00" + digest.hexdigest()
             conn.challenge = None
+            if not self.legacy_login:
+                return Trap("invalid user name or password (6)").sentences()
             if expected is None or not secrets.compare_digest(attrs["response"], expected):
                 return Trap("cannot log in").sentences()
             conn.logged_in = True
@@ -316,7 +332,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=None, help="default: Config.ROUTEROS_SIM_PORT or 8728")
     parser.add_argument("--user", default="admin")
     parser.add_argument("--password", default="sim-router-pass")
-    parser.add_argument("--ros-version", default="7.18")
+    parser.add_argument(
+        "--ros-version",
+        default=getattr(Config, "ROUTEROS_SIM_VERSION", DEFAULT_VERSION),
+        help="RouterOS version to emulate, e.g. 7.17 or 6.42 (default: Config.ROUTEROS_SIM_VERSION, 7.18)",
+    )
     parser.add_argument("--tls-cert", help="PEM certificate (with --tls-key) to serve api-ssl instead of api")
     parser.add_argument("--tls-key")
     args = parser.parse_args(argv)

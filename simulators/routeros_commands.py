@@ -10,6 +10,7 @@ import threading
 from collections.abc import Mapping
 
 from simulators.routeros_menus import BOOLEANS, BUILTIN_PROFILES, MENUS, Menu, MenuSpec, Trap, bool_text, matches
+from simulators.routeros_system import SystemMenus
 
 
 class SessionRefused(Exception):
@@ -26,6 +27,7 @@ class Router:
         hotspot_profiles: Mapping[str, Mapping[str, str]],
     ) -> None:
         self.version = tuple(int(p) for p in re.findall(r"\d+", ros_version)[:2])
+        self.system = SystemMenus(ros_version, self.version)
         self._seed = {"/ppp/profile": ppp_profiles, "/ip/hotspot/user/profile": hotspot_profiles}
         self.lock = threading.RLock()
         self.menus: dict[str, Menu] = {}
@@ -42,12 +44,15 @@ class Router:
             for path, profiles in self._seed.items():
                 for name, values in profiles.items():
                     self.menus[path].insert({"name": name, **values})
+            self.system.reset()
 
     def execute(self, command: str, attrs: dict[str, str], queries: list[str]) -> list[list[str]]:
         """Run one logged-in command; return the reply sentences (a Trap becomes ``!trap`` + ``!done``)."""
         path, _, verb = command.rpartition("/")
         try:
             with self.lock:
+                if path in SystemMenus.PATHS:
+                    return self.system.execute(path, verb, attrs, queries)
                 menu = self.menus.get(path)
                 if menu is None or verb not in self._verbs(menu.spec):
                     raise Trap("no such command prefix", 0)

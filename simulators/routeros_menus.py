@@ -1,4 +1,4 @@
-"""RouterOS menus in memory: what each ISP menu of PROTOCOLS.md B.2 holds, its items, and the API query stack.
+"""RouterOS menus in memory: what each ISP menu of routeros.md §3 holds, its items, and the API query stack.
 
 ``Trap`` lives here because a bad query word or an unknown item reference is already a command failure.
 """

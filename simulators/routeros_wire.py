@@ -1,4 +1,4 @@
-"""RouterOS API wire codec: the length prefixes, words and sentences of PROTOCOLS.md B.1.
+"""RouterOS API wire codec: the length prefixes, words and sentences of docs/protocols/routeros.md §1.
 
 Pure functions over bytes, no sockets: the server in ``simulators.routeros`` reads and writes through them, and raw
 tests use them directly.

@@ -1,8 +1,8 @@
 """SDK-style Daraja client: OAuth, STK push and STK query, with every failure turned into an MpesaError.
 
-Rules from PROTOCOLS A.1-A.4: the STK push is never retried (a resubmission is a second payment) except once
-after an invalid-token answer, when the push was refused; the query is idempotent and retried on connection
-errors; any 500.001.1001 or ResultCode 4999 from the query means "ask again later", never a failure.
+Rules from docs/protocols/daraja.md §1-§4: the STK push is never retried (a resubmission is a second payment)
+except once after an invalid-token answer, when the push was refused; the query is idempotent and retried on
+connection errors; any 500.001.1001 or ResultCode 4999 from the query means "ask again later", never a failure.
 """
 
 from __future__ import annotations

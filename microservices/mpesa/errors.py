@@ -28,7 +28,7 @@ class InvalidInput(MpesaError):
 
 
 def is_invalid_token(body: dict) -> bool:
-    """True when Daraja refused the bearer token; its APIs spell this four ways (PROTOCOLS A.1)."""
+    """True when Daraja refused the bearer token; its APIs spell this four ways (docs/protocols/daraja.md §1)."""
     message = str(body.get("errorMessage") or "").lower()
     return body.get("errorCode") in INVALID_TOKEN_CODES or "invalid access token" in message
 

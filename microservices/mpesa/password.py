@@ -1,4 +1,7 @@
-"""The STK Password and its Timestamp: base64(shortcode + passkey + timestamp), timestamp in EAT (PROTOCOLS A.2)."""
+"""The STK Password and its Timestamp: base64(shortcode + passkey + timestamp), timestamp in EAT.
+
+Rules: docs/protocols/daraja.md §2.
+"""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from microservices.mpesa.errors import InvalidInput
 from microservices.mpesa.phone import normalise_msisdn
 
 TRANSACTION_TYPES = ("CustomerPayBillOnline", "CustomerBuyGoodsOnline")
-MAX_AMOUNT = 250_000  # KES per transaction (PROTOCOLS A.2)
+MAX_AMOUNT = 250_000  # KES per transaction (docs/protocols/daraja.md §2)
 DEFAULT_DESCRIPTION = "Payment"
 SHORTCODE_RE = re.compile(r"[0-9]{5,7}")
 AMOUNT_RE = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,2}))?")

@@ -1,4 +1,4 @@
-"""Kenyan mobile numbers in the 2547XXXXXXXX / 2541XXXXXXXX form Daraja requires (PROTOCOLS A.2, A.6)."""
+"""Kenyan mobile numbers in the 2547XXXXXXXX / 2541XXXXXXXX form Daraja requires (docs/protocols/daraja.md §2, §6)."""
 
 from __future__ import annotations
 

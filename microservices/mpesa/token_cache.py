@@ -1,7 +1,7 @@
 """Daraja OAuth tokens cached once per credential set.
 
-Each new Daraja token invalidates the previous one for that app (PROTOCOLS A.1), so every adapter instance must
-share one token and only one of them may fetch at a time. PostgresTokenCache does that with a row in
+Each new Daraja token invalidates the previous one for that app (docs/protocols/daraja.md §1), so every adapter
+instance must share one token and only one of them may fetch at a time. PostgresTokenCache does that with a row in
 gateway.daraja_tokens (encrypted) and a transaction-scoped advisory lock. MemoryTokenCache is for a single dev
 process only: two processes with it would knock out each other's tokens.
 """

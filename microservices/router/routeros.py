@@ -1,7 +1,7 @@
 """librouteros client for subscriber accounts: ensure, suspend, kick and list, with router failures as RouterError.
 
-Rules from PROTOCOLS B.2/B.3: one connection per request; after any error the connection is closed and, when
-the work goes on, reopened (a timeout or a half-read reply leaves stale bytes on the socket); disabling an
+Rules from docs/protocols/routeros.md §3-§4: one connection per request; after any error the connection is closed
+and, when the work goes on, reopened (a timeout or a half-read reply leaves stale bytes on the socket); disabling an
 account does not end its running session, so suspension also removes the active sessions.
 """
 

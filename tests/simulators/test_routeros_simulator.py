@@ -1,7 +1,8 @@
-"""The RouterOS simulator against PROTOCOLS.md B.1/B.2: wire codec, raw sentences, and the unmodified librouteros."""
+"""The RouterOS simulator against docs/protocols/routeros.md: wire codec, raw sentences, unmodified clients."""
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import ssl
@@ -14,6 +15,7 @@ from pathlib import Path
 import librouteros
 import librouteros.protocol as lr_protocol
 import pytest
+import routeros_api
 from librouteros.exceptions import ConnectionClosed, FatalError, TrapError
 from librouteros.query import And, Key, Or
 
@@ -25,6 +27,7 @@ from simulators.routeros import (
     matches,
     prefix_size,
 )
+from simulators.routeros_system import format_uptime
 from tests.routeros_fixtures import (  # noqa: F401 (the *_fixture imports register pytest fixtures)
     ROUTER_PASSWORD,
     RawClient,
@@ -205,10 +208,25 @@ def test_login_ok_and_wrong_password(routeros_sim):
         api_connect(routeros_sim, password="wrong")
 
 
-def test_legacy_challenge_login(routeros_sim):
-    api_connect(routeros_sim, login_method=librouteros.login.token).close()
-    with pytest.raises(TrapError, match="cannot log in"):
-        api_connect(routeros_sim, password="wrong", login_method=librouteros.login.token)
+def test_legacy_challenge_login_before_6_45():
+    sim = make_simulator(ros_version="6.42")
+    try:
+        api_connect(sim, login_method=librouteros.login.token).close()
+        with pytest.raises(TrapError, match="cannot log in"):
+            api_connect(sim, password="wrong", login_method=librouteros.login.token)
+        api_connect(sim).close()  # 6.43 introduced the plain login; a 6.42 simulator is lenient and takes both
+    finally:
+        sim.stop()
+
+
+def test_v7_refuses_the_legacy_challenge_login(routeros_sim, raw_client):
+    with pytest.raises(TrapError, match=r"invalid user name or password \(6\)"):
+        api_connect(routeros_sim, login_method=librouteros.login.token)
+    (challenge,) = raw_client.call("/login")  # the challenge is still handed out; the answer to it is refused
+    assert challenge[0] == "!done" and re.fullmatch(r"=ret=[0-9a-f]{32}", challenge[1])
+    refused = raw_client.call("/login", "=name=admin", "=response=00" + "0" * 32)
+    assert refused == [["!trap", "=message=invalid user name or password (6)"], ["!done"]]
+    raw_client.login()  # the plain login on the same connection still works
 
 
 def test_ppp_secret_add_print_update_disable_enable_remove(routeros_api, routeros_sim):
@@ -305,7 +323,7 @@ def test_sessions_survive_disable_and_are_removed_by_remove(routeros_api, router
     assert (row[".id"], row["name"], row["address"]) == (session_id, "alice", "10.0.0.9")
 
     tuple(secrets("disable", **{".id": secret_id}))
-    assert len(tuple(active)) == 1  # PROTOCOLS B.2: disabling does not end the running session
+    assert len(tuple(active)) == 1  # routeros.md §3: disabling does not end the running session
     with pytest.raises(SessionRefused, match="disabled"):
         routeros_sim.connect_session("pppoe", "alice")
 
@@ -392,12 +410,12 @@ def test_tls(tmp_path):
         sim.stop()
 
 
-@pytest.mark.parametrize("plaintext_login", [True, False])
-def test_routeros_api_client(routeros_sim, plaintext_login):
-    # socialwifi's client tags every sentence and, by default, uses the legacy challenge login; optional.
-    routeros_api = pytest.importorskip("routeros_api")
+@pytest.mark.parametrize(("plaintext_login", "version"), [(True, "7.18"), (False, "6.42")])
+def test_routeros_api_client(plaintext_login, version):
+    # socialwifi's client tags every sentence and, by default, uses the legacy challenge login (pre-6.43 routers).
+    sim = make_simulator(ros_version=version)
     pool = routeros_api.RouterOsApiPool("127.0.0.1", username="admin", password=ROUTER_PASSWORD,
-                                        port=routeros_sim.port, plaintext_login=plaintext_login)  # fmt: skip
+                                        port=sim.port, plaintext_login=plaintext_login)  # fmt: skip
     try:
         secrets = pool.get_api().get_resource("/ppp/secret")
         secrets.add(name="alice", password="pw", profile="10M")
@@ -410,6 +428,62 @@ def test_routeros_api_client(routeros_sim, plaintext_login):
             secrets.add(name="alice")
         secrets.remove(id=row["id"])
         assert secrets.get() == []
+    finally:
+        pool.disconnect()
+        sim.stop()
+
+
+def test_routeros_api_default_login_is_refused_by_v7(routeros_sim):
+    pool = routeros_api.RouterOsApiPool("127.0.0.1", username="admin", password=ROUTER_PASSWORD,
+                                        port=routeros_sim.port)  # fmt: skip
+    try:
+        with pytest.raises(routeros_api.exceptions.RouterOsApiCommunicationError, match=r"password \(6\)"):
+            pool.get_api()
+    finally:
+        pool.disconnect()
+
+
+# ---------------------------------------------------------------------------------------------- /system
+
+
+def test_system_identity_and_resource_with_librouteros(routeros_api):
+    assert tuple(routeros_api.path("system", "identity")) == ({"name": "MikroTik"},)
+    (resource,) = tuple(routeros_api.path("system", "resource"))
+    assert resource["version"] == "7.18 (stable)"
+    assert resource["board-name"] == "CHR" and resource["platform"] == "MikroTik"
+    assert re.fullmatch(r"(\d+w)?(\d+d)?(\d+h)?(\d+m)?\d+s", resource["uptime"])
+    assert 0 < resource["free-memory"] <= resource["total-memory"]  # librouteros casts integers
+    assert 0 <= resource["cpu-load"] <= 100 and resource["cpu-count"] >= 1
+    assert "free-hdd-space" in resource and "architecture-name" in resource and "build-time" in resource
+    assert tuple(routeros_api.path("system", "resource").select(Key("version"))) == ({"version": "7.18 (stable)"},)
+    tuple(routeros_api.path("system", "identity")("set", name="core-router-1"))  # librouteros calls are lazy
+    assert tuple(routeros_api.path("system", "identity")) == ({"name": "core-router-1"},)
+
+
+def test_system_menus_over_the_raw_wire(raw_client):
+    raw_client.login()
+    assert raw_client.call("/system/identity/print") == [["!re", "=name=MikroTik"], ["!done"]]
+    assert raw_client.call("/system/resource/print", "=.proplist=platform,board-name") == [
+        ["!re", "=platform=MikroTik", "=board-name=CHR"],
+        ["!done"],
+    ]
+    assert raw_client.call("/system/resource/set", "=cpu=x") == [
+        ["!trap", "=message=no such command prefix", "=category=0"],
+        ["!done"],
+    ]
+    unknown = [["!trap", "=message=unknown parameter"], ["!done"]]
+    assert raw_client.call("/system/identity/set", "=colour=red") == unknown
+    assert raw_client.call("/system/identity/print", "?name=nope") == [["!empty"], ["!done"]]
+
+
+def test_system_resource_with_routeros_api(routeros_sim):
+    pool = routeros_api.RouterOsApiPool("127.0.0.1", username="admin", password=ROUTER_PASSWORD,
+                                        port=routeros_sim.port, plaintext_login=True)  # fmt: skip
+    try:
+        api = pool.get_api()
+        (resource,) = api.get_resource("/system/resource").get()
+        assert resource["version"] == "7.18 (stable)" and int(resource["total-memory"]) > 0
+        assert api.get_resource("/system/identity").get() == [{"name": "MikroTik"}]
     finally:
         pool.disconnect()
 
@@ -441,3 +515,10 @@ def test_main_serves_demo_profiles_until_interrupted():
         _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 0, stderr.decode()
     assert f"127.0.0.1:{port}" in stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(0, "0s"), (59, "59s"), (60, "1m"), (3725, "1h2m5s"), (694861, "1w1d1h1m1s"), (86400, "1d")]
+)
+def test_uptime_format(seconds, text):
+    assert format_uptime(seconds) == text
