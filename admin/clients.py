@@ -6,7 +6,8 @@ import json
 import secrets
 
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from admin import audit
@@ -14,11 +15,10 @@ from core import validation as v
 from core.crypto import SecretBox
 from core.errors import Conflict, InvalidField, NotFound
 from gateway.auth import hash_api_secret, new_api_credentials
+from models import Client, ClientCredential, ProviderCredential
 
-CLIENT_COLUMNS = (
-    "id, app_id, company_name, email, phone, contact_person, callback_url, status, credential_version, "
-    "created_at, updated_at"
-)
+# Everything of a client row but its secrets.
+CLIENT_PUBLIC = tuple(c for c in Client.__table__.c if c.name != "webhook_secret_enc")
 
 
 def _box() -> SecretBox:
@@ -27,14 +27,7 @@ def _box() -> SecretBox:
 
 def get_client(conn: Connection, app_id: str) -> dict:
     """The client row (no secrets). Raises NotFound."""
-    row = (
-        conn.execute(
-            text(f"SELECT {CLIENT_COLUMNS} FROM gateway.clients WHERE app_id = :a"),
-            {"a": app_id},  # noqa: S608
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(select(*CLIENT_PUBLIC).where(Client.app_id == app_id)).mappings().first()
     if row is None:
         raise NotFound(f"no client with app_id {app_id!r}")
     return dict(row)
@@ -43,11 +36,9 @@ def get_client(conn: Connection, app_id: str) -> dict:
 def _issue_credentials(conn: Connection, client_id: int, app_id: str) -> dict:
     username, secret = new_api_credentials(app_id)
     conn.execute(
-        text(
-            "INSERT INTO gateway.client_credentials (client_id, api_username, secret_hash, secret_hint) "
-            "VALUES (:c, :u, :h, :hint)"
-        ),
-        {"c": client_id, "u": username, "h": hash_api_secret(secret), "hint": secret[-4:]},
+        insert(ClientCredential).values(
+            client_id=client_id, api_username=username, secret_hash=hash_api_secret(secret), secret_hint=secret[-4:]
+        )
     )
     return {"api_username": username, "api_secret": secret}
 
@@ -64,17 +55,12 @@ def create_client(conn: Connection, data: dict, actor: dict | None) -> dict:
         "contact_person": v.text_field(data, "contact_person", required=False),
         "callback_url": v.url_field(data, "callback_url", required=False),
     }
-    exists = conn.execute(text("SELECT 1 FROM gateway.clients WHERE app_id = :a"), {"a": app_id}).first()
+    exists = conn.execute(select(Client.id).where(Client.app_id == app_id)).first()
     if exists:
         raise Conflict(f"app_id {app_id!r} is taken; choose another")
     webhook_secret = "whsec_" + secrets.token_urlsafe(24)
     client_id = conn.execute(
-        text(
-            "INSERT INTO gateway.clients (app_id, company_name, email, phone, contact_person, callback_url, "
-            "webhook_secret_enc) VALUES (:app_id, :company_name, :email, :phone, :contact_person, :callback_url, "
-            ":wh) RETURNING id"
-        ),
-        {**values, "wh": _box().encrypt(webhook_secret)},
+        insert(Client).values(**values, webhook_secret_enc=_box().encrypt(webhook_secret)).returning(Client.id)
     ).scalar_one()
     creds = _issue_credentials(conn, client_id, app_id)
     audit.record(conn, actor, "client.create", app_id, after=values)
@@ -96,11 +82,7 @@ def update_client(conn: Connection, app_id: str, data: dict, actor: dict | None)
         if key in data:
             changes[key] = getter()
     if changes:
-        sets = ", ".join(f"{k} = :{k}" for k in changes)  # keys come from the fixed tuple above
-        conn.execute(
-            text(f"UPDATE gateway.clients SET {sets}, updated_at = now() WHERE app_id = :app_id"),  # noqa: S608
-            {**changes, "app_id": app_id},
-        )
+        conn.execute(update(Client).where(Client.app_id == app_id).values(**changes, updated_at=func.now()))
     after = get_client(conn, app_id)
     audit.record(conn, actor, "client.update", app_id, before=before, after=after)
     return after
@@ -110,16 +92,14 @@ def rotate_credentials(conn: Connection, app_id: str, actor: dict | None) -> dic
     """Revoke the active credentials and issue new ones; tokens issued before stop working."""
     client = get_client(conn, app_id)
     conn.execute(
-        text(
-            "UPDATE gateway.client_credentials SET active = false, revoked_at = now() WHERE client_id = :c AND active"
-        ),
-        {"c": client["id"]},
+        update(ClientCredential)
+        .where(ClientCredential.client_id == client["id"], ClientCredential.active)
+        .values(active=False, revoked_at=func.now())
     )
     conn.execute(
-        text(
-            "UPDATE gateway.clients SET credential_version = credential_version + 1, updated_at = now() WHERE id = :c"
-        ),
-        {"c": client["id"]},
+        update(Client)
+        .where(Client.id == client["id"])
+        .values(credential_version=Client.credential_version + 1, updated_at=func.now())
     )
     creds = _issue_credentials(conn, client["id"], app_id)
     audit.record(conn, actor, "client.rotate_credentials", app_id, after={"api_username": creds["api_username"]})
@@ -129,13 +109,15 @@ def rotate_credentials(conn: Connection, app_id: str, actor: dict | None) -> dic
 def set_status(conn: Connection, app_id: str, active: bool, actor: dict | None) -> dict:
     """Deactivate (tokens revoked at once) or reactivate a client."""
     before = get_client(conn, app_id)
+    # Deactivating also bumps credential_version, so tokens issued before stop working at once.
     conn.execute(
-        text(
-            "UPDATE gateway.clients SET status = :s, updated_at = now(), "
-            "credential_version = credential_version + CASE WHEN :s = 'inactive' THEN 1 ELSE 0 END "
-            "WHERE app_id = :a"
-        ),
-        {"s": "active" if active else "inactive", "a": app_id},
+        update(Client)
+        .where(Client.app_id == app_id)
+        .values(
+            status="active" if active else "inactive",
+            updated_at=func.now(),
+            credential_version=Client.credential_version + (0 if active else 1),
+        )
     )
     audit.record(
         conn,
@@ -152,31 +134,28 @@ def rotate_webhook_secret(conn: Connection, app_id: str, actor: dict | None) -> 
     get_client(conn, app_id)
     secret = "whsec_" + secrets.token_urlsafe(24)
     conn.execute(
-        text("UPDATE gateway.clients SET webhook_secret_enc = :s, updated_at = now() WHERE app_id = :a"),
-        {"s": _box().encrypt(secret), "a": app_id},
+        update(Client)
+        .where(Client.app_id == app_id)
+        .values(webhook_secret_enc=_box().encrypt(secret), updated_at=func.now())
     )
     audit.record(conn, actor, "client.rotate_webhook_secret", app_id)
     return {"app_id": app_id, "webhook_secret": secret}
 
 
 def webhook_secret(conn: Connection, client_id: int) -> str:
-    enc = conn.execute(text("SELECT webhook_secret_enc FROM gateway.clients WHERE id = :c"), {"c": client_id}).scalar()
+    enc = conn.execute(select(Client.webhook_secret_enc).where(Client.id == client_id)).scalar()
     return _box().decrypt(enc)
 
 
 def list_clients(conn: Connection, search: str | None = None, page: int = 1, per_page: int = 25) -> dict:
     """A page of clients, newest first, optionally filtered by app_id/company/email substring."""
-    params = {"q": f"%{search}%" if search else None, "limit": per_page, "offset": (max(page, 1) - 1) * per_page}
-    where = "WHERE (:q IS NULL OR app_id ILIKE :q OR company_name ILIKE :q OR email ILIKE :q)"
-    rows = (
-        conn.execute(
-            text(f"SELECT {CLIENT_COLUMNS} FROM gateway.clients {where} ORDER BY id DESC LIMIT :limit OFFSET :offset"),  # noqa: S608
-            params,
-        )
-        .mappings()
-        .all()
-    )
-    total = conn.execute(text(f"SELECT count(*) FROM gateway.clients {where}"), params).scalar_one()  # noqa: S608
+    where = []
+    if search:
+        pattern = f"%{search}%"
+        where.append(or_(Client.app_id.ilike(pattern), Client.company_name.ilike(pattern), Client.email.ilike(pattern)))
+    query = select(*CLIENT_PUBLIC).where(*where).order_by(Client.id.desc())
+    rows = conn.execute(query.limit(per_page).offset((max(page, 1) - 1) * per_page)).mappings().all()
+    total = conn.execute(select(func.count()).select_from(Client).where(*where)).scalar_one()
     return {"items": [dict(r) for r in rows], "total": total, "page": page, "per_page": per_page}
 
 
@@ -243,21 +222,23 @@ def set_router_settings(conn: Connection, app_id: str, data: dict, actor: dict |
 
 
 def _store_provider(conn: Connection, client_id: int, provider: str, creds: dict, summary: dict) -> None:
+    row = pg_insert(ProviderCredential).values(
+        client_id=client_id, provider=provider, data_enc=_box().encrypt(json.dumps(creds)), summary=summary
+    )
     conn.execute(
-        text(
-            "INSERT INTO gateway.provider_credentials (client_id, provider, data_enc, summary) "
-            "VALUES (:c, :p, :d, CAST(:s AS jsonb)) ON CONFLICT (client_id, provider) "
-            "DO UPDATE SET data_enc = EXCLUDED.data_enc, summary = EXCLUDED.summary, updated_at = now()"
-        ),
-        {"c": client_id, "p": provider, "d": _box().encrypt(json.dumps(creds)), "s": json.dumps(summary)},
+        row.on_conflict_do_update(
+            index_elements=[ProviderCredential.client_id, ProviderCredential.provider],
+            set_={"data_enc": row.excluded.data_enc, "summary": row.excluded.summary, "updated_at": func.now()},
+        )
     )
 
 
 def provider_summaries(conn: Connection, client_id: int) -> dict:
     rows = (
         conn.execute(
-            text("SELECT provider, summary, updated_at FROM gateway.provider_credentials WHERE client_id = :c"),
-            {"c": client_id},
+            select(ProviderCredential.provider, ProviderCredential.summary, ProviderCredential.updated_at).where(
+                ProviderCredential.client_id == client_id
+            )
         )
         .mappings()
         .all()
