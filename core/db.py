@@ -41,6 +41,7 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"options": "-c search_path=gateway,public", "connect_timeout": 5},
+        json_serializer=as_json,  # json/jsonb columns written through models.py take dates and decimals too
     )
 
 

@@ -6,11 +6,12 @@ import logging
 import time
 
 from flask import Flask, Response, g, request
-from sqlalchemy import text
+from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import db
 from core.masking import dump_masked, mask_text
+from models import ApiLog
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +43,17 @@ def register(app: Flask) -> None:
         try:
             with db.transaction() as conn:
                 conn.execute(
-                    text(
-                        "INSERT INTO gateway.api_logs (client_id, app_id, method, path, http_status, latency_ms, "
-                        "remote_addr, request_body, response_body) VALUES (:c, :a, :m, :p, :s, :l, :r, :req, :resp)"
-                    ),
-                    {
-                        "c": g.get("client_id"),
-                        "a": g.get("app_id"),
-                        "m": request.method,
-                        "p": request.path[:500],
-                        "s": response.status_code,
-                        "l": int((time.time() - g.get("started_at", time.time())) * 1000),
-                        "r": request.remote_addr,
-                        "req": _request_body(),
-                        "resp": _response_body(response),
-                    },
+                    insert(ApiLog).values(
+                        client_id=g.get("client_id"),
+                        app_id=g.get("app_id"),
+                        method=request.method,
+                        path=request.path[:500],
+                        http_status=response.status_code,
+                        latency_ms=int((time.time() - g.get("started_at", time.time())) * 1000),
+                        remote_addr=request.remote_addr,
+                        request_body=_request_body(),
+                        response_body=_response_body(response),
+                    )
                 )
         except (SQLAlchemyError, Exception) as exc:  # noqa: BLE001 - logging must never break the answer
             log.warning("api log not written: %s", type(exc).__name__)
