@@ -19,7 +19,7 @@ ALLOWED = {
     "models": set(),
     "gunicorn.conf": {"config"},
     "payment_processor": {"core", "gateway", "adapters", "config"},
-    "worker": {"core", "gateway", "admin", "billing", "config"},
+    "worker": {"core", "gateway", "admin", "billing", "models", "config"},
     "cli": {"core", "gateway", "admin", "billing", "reports", "demo", "worker", "config"},
     "app": {"core", "gateway", "adapters", "routes", "cli", "config"},
 }
