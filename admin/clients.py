@@ -5,24 +5,19 @@ from __future__ import annotations
 import json
 import secrets
 
-from flask import current_app
 from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from admin import audit
 from core import validation as v
-from core.crypto import SecretBox
+from core.crypto import app_secret_box
 from core.errors import Conflict, InvalidField, NotFound
 from gateway.auth import hash_api_secret, new_api_credentials
 from models import Client, ClientCredential, ProviderCredential
 
 # Everything of a client row but its secrets.
 CLIENT_PUBLIC = tuple(c for c in Client.__table__.c if c.name != "webhook_secret_enc")
-
-
-def _box() -> SecretBox:
-    return SecretBox(current_app.config["ENCRYPTION_KEY"])
 
 
 def get_client(conn: Connection, app_id: str) -> dict:
@@ -60,7 +55,9 @@ def create_client(conn: Connection, data: dict, actor: dict | None) -> dict:
         raise Conflict(f"app_id {app_id!r} is taken; choose another")
     webhook_secret = "whsec_" + secrets.token_urlsafe(24)
     client_id = conn.execute(
-        insert(Client).values(**values, webhook_secret_enc=_box().encrypt(webhook_secret)).returning(Client.id)
+        insert(Client)
+        .values(**values, webhook_secret_enc=app_secret_box().encrypt(webhook_secret))
+        .returning(Client.id)
     ).scalar_one()
     creds = _issue_credentials(conn, client_id, app_id)
     audit.record(conn, actor, "client.create", app_id, after=values)
@@ -136,7 +133,7 @@ def rotate_webhook_secret(conn: Connection, app_id: str, actor: dict | None) -> 
     conn.execute(
         update(Client)
         .where(Client.app_id == app_id)
-        .values(webhook_secret_enc=_box().encrypt(secret), updated_at=func.now())
+        .values(webhook_secret_enc=app_secret_box().encrypt(secret), updated_at=func.now())
     )
     audit.record(conn, actor, "client.rotate_webhook_secret", app_id)
     return {"app_id": app_id, "webhook_secret": secret}
@@ -144,7 +141,7 @@ def rotate_webhook_secret(conn: Connection, app_id: str, actor: dict | None) -> 
 
 def webhook_secret(conn: Connection, client_id: int) -> str:
     enc = conn.execute(select(Client.webhook_secret_enc).where(Client.id == client_id)).scalar()
-    return _box().decrypt(enc)
+    return app_secret_box().decrypt(enc)
 
 
 def list_clients(conn: Connection, search: str | None = None, page: int = 1, per_page: int = 25) -> dict:
@@ -223,7 +220,7 @@ def set_router_settings(conn: Connection, app_id: str, data: dict, actor: dict |
 
 def _store_provider(conn: Connection, client_id: int, provider: str, creds: dict, summary: dict) -> None:
     row = pg_insert(ProviderCredential).values(
-        client_id=client_id, provider=provider, data_enc=_box().encrypt(json.dumps(creds)), summary=summary
+        client_id=client_id, provider=provider, data_enc=app_secret_box().encrypt(json.dumps(creds)), summary=summary
     )
     conn.execute(
         row.on_conflict_do_update(

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from admin import audit
-from core.crypto import SecretBox
+from core.crypto import app_secret_box
 from core.errors import InvalidField, NotFound
 
 ISSUER = "MosPay gateway"
@@ -21,21 +21,17 @@ STEP_SECONDS = 30
 DRIFT_STEPS = 1
 
 
-def _box() -> SecretBox:
-    return SecretBox(current_app.config["ENCRYPTION_KEY"])
-
-
 def new_secret() -> str:
     """A fresh base32 secret for an authenticator app."""
     return pyotp.random_base32()
 
 
 def encrypt(secret: str) -> str:
-    return _box().encrypt(secret)
+    return app_secret_box().encrypt(secret)
 
 
 def decrypt(secret_enc: str) -> str:
-    return _box().decrypt(secret_enc)
+    return app_secret_box().decrypt(secret_enc)
 
 
 def provisioning_uri(secret: str, username: str) -> str:

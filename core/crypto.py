@@ -26,6 +26,13 @@ class SecretBox:
             raise ValueError("secret cannot be decrypted with the configured ENCRYPTION_KEY") from exc
 
 
+def app_secret_box() -> SecretBox:
+    """The SecretBox of the running app's ENCRYPTION_KEY (inside an app context)."""
+    from flask import current_app  # core stays importable by the microservices, which have no app context here
+
+    return SecretBox(current_app.config["ENCRYPTION_KEY"])
+
+
 def keyed_hash(key: str, value: str) -> str:
     """HMAC-SHA256 hex of a machine-generated, high-entropy secret (API secrets, callback tokens)."""
     return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 
 from adapters import ServiceCall, ServiceReply
 from adapters.http import ALLOWED_METHODS, ServiceUrlError, resolve_url
-from core.crypto import SecretBox
+from core.crypto import app_secret_box
 from gateway import service_secrets
 from models import Assignment, ProviderCredential, Service
 
@@ -122,7 +122,7 @@ def prepare_call(
         encrypted = target.provider_credentials.get(provider)
         if not encrypted:
             return _refusal(f"no {provider} credentials are set for this client; an admin must add them")
-        creds = json.loads(SecretBox(current_app.config["ENCRYPTION_KEY"]).decrypt(encrypted))
+        creds = json.loads(app_secret_box().decrypt(encrypted))
         payload = {**payload, CREDENTIAL_SLOTS[provider]: creds}
         all_secrets += [str(v) for v in creds.values() if isinstance(v, str) and len(v) >= 4]
     refs = spec.get("servicesecrets")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +13,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from core import errors
+from core.names import NAME_HELP, is_name
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "sql" / "templates"
 FN_SCHEMA = "clientfn"
 ABIS = ("request", "response", "callback")
-NAME_PART = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 
 
 @dataclass(frozen=True)
@@ -34,8 +33,8 @@ class FunctionNames:
 def function_names(app_id: str, service: str, route: str) -> FunctionNames:
     """The MosPay names for one (client, service, route); parts are validated, never taken raw from input."""
     for part in (app_id, service, route):
-        if not NAME_PART.match(part):
-            raise errors.InvalidField(f"name part {part!r} must match [a-z][a-z0-9]* and be at most 16 characters")
+        if not is_name(part):
+            raise errors.InvalidField(f"name part {part!r} must be {NAME_HELP}")
     base = f"{app_id}_{service}_{route}"
     return FunctionNames(request=base, response=f"response_{base}", callback=f"callback_{base}")
 

@@ -25,10 +25,9 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 from admin import clients, services, users
 from core.errors import InvalidField
 from core.filters import date_range
+from core.names import NAME_HELP, NAME_PATTERN
 from gateway.fields import FIELD_NAMES
 
-NAME_PATTERN = r"^[a-z][a-z0-9]{0,15}$"
-NAME_HELP = "lowercase letters and digits, starting with a letter, at most 16 (it becomes part of function names)"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FIELD_LABELS = {
     "f000": "service name",
