@@ -11,12 +11,13 @@ from flask import Flask, current_app
 from admin import clients, services, users
 from core import db
 from core import schema as schema_setup
+from core.actor import system_actor
 from core.errors import GatewayError
 from demo import data as demo_data
 from demo import seed as demo_seed
 from reports import transactions
 
-SYSTEM = {"id": None, "username": "cli"}
+SYSTEM = system_actor("cli")
 
 
 def _out(data) -> None:

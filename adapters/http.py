@@ -3,7 +3,6 @@ a base-URL allow-list against SSRF, masked records. Failures become reply codes,
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -107,7 +106,3 @@ class HttpAdapter:
             error=error,
             request_body=request_body,
         )
-
-
-def reply_to_json(reply: ServiceReply) -> str:
-    return json.dumps(reply.data, default=str)

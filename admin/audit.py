@@ -7,12 +7,13 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
+from core.actor import Actor
 from core.masking import mask_json
 from models import AuditLog
 
 
 def record(
-    conn: Connection, actor: dict | None, action: str, target: str, before: Any = None, after: Any = None
+    conn: Connection, actor: Actor | None, action: str, target: str, before: Any = None, after: Any = None
 ) -> None:
     """Append one audit row; before/after are masked (secrets never reach the log)."""
     conn.execute(

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import secrets
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
 from admin import audit
+from core import paging
 from core import validation as v
+from core.actor import Actor
 from core.crypto import app_secret_box
 from core.errors import Conflict, InvalidField, NotFound
+from core.filters import Filters
 from gateway.auth import hash_api_secret, new_api_credentials
 from models import Client, ClientCredential, ProviderCredential
 
@@ -38,7 +41,7 @@ def _issue_credentials(conn: Connection, client_id: int, app_id: str) -> dict:
     return {"api_username": username, "api_secret": secret}
 
 
-def create_client(conn: Connection, data: dict, actor: dict | None) -> dict:
+def create_client(conn: Connection, data: dict, actor: Actor | None) -> dict:
     """Create a client; the answer holds api_secret and webhook_secret, shown only this once."""
     data = v.body_object(data)
     app_id = v.name_field(data, "app_id")
@@ -64,7 +67,7 @@ def create_client(conn: Connection, data: dict, actor: dict | None) -> dict:
     return {**get_client(conn, app_id), **creds, "webhook_secret": webhook_secret}
 
 
-def update_client(conn: Connection, app_id: str, data: dict, actor: dict | None) -> dict:
+def update_client(conn: Connection, app_id: str, data: dict, actor: Actor | None) -> dict:
     """Edit contact details and the webhook URL."""
     before = get_client(conn, app_id)
     data = v.body_object(data)
@@ -85,7 +88,7 @@ def update_client(conn: Connection, app_id: str, data: dict, actor: dict | None)
     return after
 
 
-def rotate_credentials(conn: Connection, app_id: str, actor: dict | None) -> dict:
+def rotate_credentials(conn: Connection, app_id: str, actor: Actor | None) -> dict:
     """Revoke the active credentials and issue new ones; tokens issued before stop working."""
     client = get_client(conn, app_id)
     conn.execute(
@@ -103,7 +106,7 @@ def rotate_credentials(conn: Connection, app_id: str, actor: dict | None) -> dic
     return {"app_id": app_id, **creds}
 
 
-def set_status(conn: Connection, app_id: str, active: bool, actor: dict | None) -> dict:
+def set_status(conn: Connection, app_id: str, active: bool, actor: Actor | None) -> dict:
     """Deactivate (tokens revoked at once) or reactivate a client."""
     before = get_client(conn, app_id)
     # Deactivating also bumps credential_version, so tokens issued before stop working at once.
@@ -127,7 +130,7 @@ def set_status(conn: Connection, app_id: str, active: bool, actor: dict | None) 
     return get_client(conn, app_id)
 
 
-def rotate_webhook_secret(conn: Connection, app_id: str, actor: dict | None) -> dict:
+def rotate_webhook_secret(conn: Connection, app_id: str, actor: Actor | None) -> dict:
     get_client(conn, app_id)
     secret = "whsec_" + secrets.token_urlsafe(24)
     conn.execute(
@@ -146,21 +149,16 @@ def webhook_secret(conn: Connection, client_id: int) -> str:
 
 def list_clients(conn: Connection, search: str | None = None, page: int = 1, per_page: int = 25) -> dict:
     """A page of clients, newest first, optionally filtered by app_id/company/email substring."""
-    where = []
-    if search:
-        pattern = f"%{search}%"
-        where.append(or_(Client.app_id.ilike(pattern), Client.company_name.ilike(pattern), Client.email.ilike(pattern)))
+    where = Filters({"q": search}).search("q", Client.app_id, Client.company_name, Client.email).conditions
     query = select(*CLIENT_PUBLIC).where(*where).order_by(Client.id.desc())
-    rows = conn.execute(query.limit(per_page).offset((max(page, 1) - 1) * per_page)).mappings().all()
-    total = conn.execute(select(func.count()).select_from(Client).where(*where)).scalar_one()
-    return {"items": [dict(r) for r in rows], "total": total, "page": page, "per_page": per_page}
+    return paging.fetch(conn, query, page, per_page, count=True).as_dict()
 
 
 MPESA_TYPES = ("CustomerPayBillOnline", "CustomerBuyGoodsOnline")
 MPESA_ENVIRONMENTS = {"sandbox": "https://sandbox.safaricom.co.ke", "production": "https://api.safaricom.co.ke"}
 
 
-def set_mpesa_credentials(conn: Connection, app_id: str, data: dict, actor: dict | None) -> dict:
+def set_mpesa_credentials(conn: Connection, app_id: str, data: dict, actor: Actor | None) -> dict:
     """Store Daraja credentials encrypted; the answer shows only non-secret fields."""
     client = get_client(conn, app_id)
     data = v.body_object(data)
@@ -195,7 +193,7 @@ def set_mpesa_credentials(conn: Connection, app_id: str, data: dict, actor: dict
     return {"app_id": app_id, "mpesa": summary}
 
 
-def set_router_settings(conn: Connection, app_id: str, data: dict, actor: dict | None) -> dict:
+def set_router_settings(conn: Connection, app_id: str, data: dict, actor: Actor | None) -> dict:
     """Store the client's router login encrypted; the password is write-only."""
     client = get_client(conn, app_id)
     data = v.body_object(data)

@@ -6,6 +6,7 @@ from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.engine import Connection
 
 from admin import audit
+from core.actor import Actor
 from core.errors import NotFound
 from models import Outbox, Transaction
 
@@ -20,7 +21,7 @@ _COLUMNS = (
 )
 
 
-def redeliver(conn: Connection, outbox_id: int, actor: dict | None) -> dict:
+def redeliver(conn: Connection, outbox_id: int, actor: Actor | None) -> dict:
     """Queue an outbox row again: pending now, attempt count kept (the history stays true), and at least
     three more tries allowed. Returns the row with the transaction's public id. Raises NotFound."""
     before = conn.execute(select(*_COLUMNS).where(Outbox.id == outbox_id).with_for_update()).mappings().first()

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from admin import audit
 from admin.clients import get_client
 from core import validation as v
+from core.actor import Actor
 from core.errors import Conflict, InvalidField, NotFound
 from gateway import function_builder
 from gateway.fields import FIELD_NAMES, check_pattern
@@ -85,7 +86,7 @@ def get_service(conn: Connection, name: str) -> dict:
     return dict(row)
 
 
-def create_service(conn: Connection, data: dict, actor: dict | None) -> dict:
+def create_service(conn: Connection, data: dict, actor: Actor | None) -> dict:
     """Define a service: {name, display_name, kind, base_url, routes, timeout_s?, fields?, settings?}."""
     data = v.body_object(data)
     name = v.name_field(data, "name")
@@ -119,7 +120,7 @@ def create_service(conn: Connection, data: dict, actor: dict | None) -> dict:
     return created
 
 
-def update_service(conn: Connection, name: str, data: dict, actor: dict | None) -> dict:
+def update_service(conn: Connection, name: str, data: dict, actor: Actor | None) -> dict:
     """Edit display name, base URL, timeout, settings, routes (added, never silently dropped) and fields."""
     before = get_service(conn, name)
     data = v.body_object(data)
@@ -183,7 +184,7 @@ def list_services(conn: Connection) -> list[dict]:
     return [get_service(conn, n) for n in names]
 
 
-def assign(conn: Connection, app_id: str, service_name: str, actor: dict | None) -> dict:
+def assign(conn: Connection, app_id: str, service_name: str, actor: Actor | None) -> dict:
     """Assign a service to a client and generate one function set per route (idempotent: re-assigning
     adds functions for new routes and keeps DBA edits)."""
     client = get_client(conn, app_id)
@@ -232,7 +233,7 @@ def assign(conn: Connection, app_id: str, service_name: str, actor: dict | None)
     return {"app_id": app_id, "service": service_name, "assignment_id": assignment_id, "functions": functions}
 
 
-def set_assignment_active(conn: Connection, app_id: str, service_name: str, active: bool, actor: dict | None) -> None:
+def set_assignment_active(conn: Connection, app_id: str, service_name: str, active: bool, actor: Actor | None) -> None:
     client, service = get_client(conn, app_id), get_service(conn, service_name)
     updated = conn.execute(
         text("UPDATE gateway.assignments SET active = :a WHERE client_id = :c AND service_id = :s"),

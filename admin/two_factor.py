@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from admin import audit
+from core.actor import Actor
 from core.crypto import app_secret_box
 from core.errors import InvalidField, NotFound
 
@@ -68,7 +69,7 @@ def verify(conn: Connection, user_id: int, secret: str, code: str) -> bool:
     return bool(consumed)
 
 
-def enable(conn: Connection, user: dict, secret: str, code: str, actor: dict | None) -> None:
+def enable(conn: Connection, user: dict, secret: str, code: str, actor: Actor | None) -> None:
     """Store the secret once the user proved their app produces its codes. Raises InvalidField otherwise."""
     step = matching_step(secret, code)
     if step is None:
@@ -80,7 +81,7 @@ def enable(conn: Connection, user: dict, secret: str, code: str, actor: dict | N
     audit.record(conn, actor, "user.totp_enable", user["username"])
 
 
-def disable(conn: Connection, user: dict, actor: dict | None) -> None:
+def disable(conn: Connection, user: dict, actor: Actor | None) -> None:
     """Remove a user's second factor (their own choice, or a super admin's reset after a lost phone)."""
     updated = conn.execute(
         text(

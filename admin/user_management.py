@@ -9,6 +9,7 @@ from sqlalchemy import func, update
 from sqlalchemy.engine import Connection
 
 from admin import audit, two_factor, users
+from core.actor import Actor
 from core.errors import Conflict, InvalidField, NotFound
 from models import User
 
@@ -20,7 +21,7 @@ def _user(conn: Connection, user_id: int) -> dict:
     return user
 
 
-def _not_self(user: dict, actor: dict, what: str) -> None:
+def _not_self(user: dict, actor: Actor, what: str) -> None:
     # A super admin who demotes or disables themself can lock everyone out of user management.
     if actor.get("id") == user["id"]:
         raise Conflict(f"you cannot {what} your own account; ask another super admin")
@@ -30,7 +31,7 @@ def _update(conn: Connection, user_id: int, **values: object) -> None:
     conn.execute(update(User).where(User.id == user_id).values(**values, updated_at=func.now()))
 
 
-def set_role(conn: Connection, user_id: int, role: str, actor: dict) -> dict:
+def set_role(conn: Connection, user_id: int, role: str, actor: Actor) -> dict:
     """Change a user's role; their open sessions end so the new rights apply at once."""
     if role not in users.ROLES:
         raise InvalidField(f"role must be one of {', '.join(users.ROLES)}")
@@ -41,7 +42,7 @@ def set_role(conn: Connection, user_id: int, role: str, actor: dict) -> dict:
     return _user(conn, user_id)
 
 
-def set_active(conn: Connection, user_id: int, active: bool, actor: dict) -> dict:
+def set_active(conn: Connection, user_id: int, active: bool, actor: Actor) -> dict:
     """Deactivate (sessions end at once) or reactivate a user."""
     user = _user(conn, user_id)
     _not_self(user, actor, "deactivate")
@@ -57,7 +58,7 @@ def set_active(conn: Connection, user_id: int, active: bool, actor: dict) -> dic
     return _user(conn, user_id)
 
 
-def unlock(conn: Connection, user_id: int, actor: dict) -> dict:
+def unlock(conn: Connection, user_id: int, actor: Actor) -> dict:
     """Clear a lockout after repeated failures."""
     user = _user(conn, user_id)
     _update(conn, user_id, failed_logins=0, locked_until=None)
@@ -65,7 +66,7 @@ def unlock(conn: Connection, user_id: int, actor: dict) -> dict:
     return _user(conn, user_id)
 
 
-def set_totp_required(conn: Connection, user_id: int, required: bool, actor: dict) -> dict:
+def set_totp_required(conn: Connection, user_id: int, required: bool, actor: Actor) -> dict:
     """Require (or stop requiring) a second factor: a user without one enrols at their next sign-in."""
     user = _user(conn, user_id)
     _update(conn, user_id, totp_required=required)
@@ -80,7 +81,7 @@ def set_totp_required(conn: Connection, user_id: int, required: bool, actor: dic
     return _user(conn, user_id)
 
 
-def reset_totp(conn: Connection, user_id: int, actor: dict) -> dict:
+def reset_totp(conn: Connection, user_id: int, actor: Actor) -> dict:
     """Forget a user's authenticator (lost phone); if 2FA is required they enrol again at sign-in."""
     user = _user(conn, user_id)
     two_factor.disable(conn, user, actor)
@@ -88,7 +89,7 @@ def reset_totp(conn: Connection, user_id: int, actor: dict) -> dict:
     return _user(conn, user_id)
 
 
-def reset_password(conn: Connection, user_id: int, actor: dict) -> tuple[dict, str]:
+def reset_password(conn: Connection, user_id: int, actor: Actor) -> tuple[dict, str]:
     """Give a user a generated password (shown once to the super admin) that must be changed at sign-in."""
     user = _user(conn, user_id)
     password = secrets.token_urlsafe(12)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from admin import audit
 from core import db
 from core import validation as v
+from core.actor import Actor
 from core.errors import AuthError, Conflict, InvalidField, NotFound
 from gateway.auth import hash_password, verify_password
 
@@ -44,7 +45,7 @@ def create_user(
     username: str,
     password: str | None,
     role: str,
-    actor: dict | None = None,
+    actor: Actor | None = None,
     *,
     must_change: bool = False,
 ) -> tuple[dict, str]:
@@ -115,7 +116,7 @@ def _count_failure(user_id: int) -> None:
         )
 
 
-def set_password(conn: Connection, user_id: int, password: str, actor: dict | None) -> None:
+def set_password(conn: Connection, user_id: int, password: str, actor: Actor | None) -> None:
     check_password_strength(password)
     updated = conn.execute(
         text(

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection
 from admin import audit
 from core import amounts, db
 from core import validation as v
+from core.actor import Actor
 from core.crypto import app_secret_box
 from core.errors import InvalidField
 from gateway.fields import normalise_msisdn
@@ -45,7 +46,7 @@ def _price(data: dict) -> Decimal:
     return amounts.parse_amount(data.get("price"), "price", example='"500" or 499.50', max_digits=10)
 
 
-def create_plan(conn: Connection, app_id: str, data: Any, actor: dict | None) -> dict:
+def create_plan(conn: Connection, app_id: str, data: Any, actor: Actor | None) -> dict:
     """Add a plan {code, name, price, duration, profile, service_type}. Raises InvalidField, NotFound, Conflict."""
     data = v.body_object(data)
     code = _matching(data, "code", PLAN_CODE_RE, "1–32 letters, digits, '-' or '_', e.g. DAILY10", max_length=32)
@@ -76,7 +77,7 @@ def list_plans(conn: Connection, app_id: str) -> list[dict]:
     return db.call_json(conn, "SELECT billing.plans_of(:app)", {"app": app_id})
 
 
-def create_subscriber(conn: Connection, app_id: str, data: Any, actor: dict | None) -> dict:
+def create_subscriber(conn: Connection, app_id: str, data: Any, actor: Actor | None) -> dict:
     """Add a subscriber {username, password, phone?, service_type}; the password is stored encrypted, never shown."""
     data = v.body_object(data)
     username = _matching(data, "username", USERNAME_RE, "1–64 letters, digits, '.', '_', '@' or '-' (the router login)")

@@ -50,28 +50,12 @@ class NotFound(GatewayError):
     http_status, code = 404, "not_found"
 
 
-class IdempotencyConflict(GatewayError):
-    http_status, code = 409, "conflict"
-
-
 class Conflict(GatewayError):
     http_status, code = 409, "conflict"
 
 
-class PayloadTooLarge(GatewayError):
-    http_status, code = 413, "too_large"
-
-
 class UnsupportedMediaType(GatewayError):
     http_status, code = 415, "unsupported_media_type"
-
-
-class UpstreamError(GatewayError):
-    http_status, code = 502, "upstream_error"
-
-
-class FunctionError(GatewayError):
-    http_status, code = 502, "function_error"
 
 
 class DatabaseUnavailable(GatewayError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, or_
 
 from core.errors import InvalidField
 
@@ -36,6 +36,14 @@ class Filters:
         value = self._value(key)
         if value is not None:
             self.conditions.append(column.ilike(f"%{_escape_like(value)}%", escape="\\"))
+        return self
+
+    def search(self, key: str, *columns: Any) -> Filters:
+        """A free-text search: the value as a substring of any of the columns."""
+        value = self._value(key)
+        if value is not None:
+            pattern = f"%{_escape_like(value)}%"
+            self.conditions.append(or_(*(column.ilike(pattern, escape="\\") for column in columns)))
         return self
 
     def prefix(self, key: str, column: Any) -> Filters:

@@ -8,9 +8,10 @@ from sqlalchemy.engine import Connection
 
 from admin import services
 from billing import catalogue
+from core.actor import system_actor
 from models import Service
 
-SYSTEM = {"id": None, "username": "seed"}
+SYSTEM = system_actor("seed")
 USERNAME_PATTERN = r"[A-Za-z0-9._@-]{1,64}"
 
 DEMO_PLANS = (

@@ -7,10 +7,12 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from admin import clients, services
+from core.actor import system_actor
+from demo import isp as seed_isp
 from models import Client, Service
 from simulators.daraja import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 
-SYSTEM = {"id": None, "username": "seed"}
+SYSTEM = system_actor("seed")
 DEMO_APP_ID = "demo"
 
 
@@ -44,10 +46,6 @@ def ensure_services(conn: Connection) -> list[str]:
         if not conn.execute(select(Service.id).where(Service.name == spec["name"])).first():
             services.create_service(conn, spec, SYSTEM)
             created.append(spec["name"])
-    try:
-        from demo import isp as seed_isp
-    except ImportError:
-        return created
     created += seed_isp.ensure_isp_services(conn) or []
     return created
 

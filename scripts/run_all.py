@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -35,14 +35,16 @@ READY_TIMEOUT_S = 60
 
 
 def wait_listening(url: str, proc: subprocess.Popen) -> bool:
-    """True once something accepts TCP connections at url's host and port; False if proc exits or time runs out."""
-    parts = urlsplit(url)
+    """True once url answers HTTP (any status: a 401 still means the process serves); False if proc exits or
+    time runs out. An accepted TCP connection is not enough: gunicorn's master accepts before its workers boot."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            with socket.create_connection((parts.hostname, parts.port or 80), timeout=1):
+            with urllib.request.urlopen(url, timeout=5):  # noqa: S310 - a loopback URL this script built
                 return True
-        except OSError:
+        except urllib.error.HTTPError:
+            return True
+        except (OSError, ValueError):
             time.sleep(0.2)
     return False
 

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from admin import audit, two_factor, users
 from core import db
+from core.actor import system_actor
 from core.errors import AuthError, InvalidField
 from routes.portal import access
 from routes.portal.forms import CodeForm, LoginForm
@@ -19,7 +20,7 @@ bp = access.portal_blueprint("portal_login", __name__, "/portal")
 PENDING_KEY = "pending_login"
 PENDING_TTL_S = 300  # the code step must follow the password within 5 minutes
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")  # gateway.users' own CHECK
-SIGN_IN_ACTOR = {"id": None, "username": "(sign-in)"}
+SIGN_IN_ACTOR = system_actor("(sign-in)")
 
 
 def _authenticate(username: str, password: str) -> tuple[dict | None, str | None]:
