@@ -4,11 +4,11 @@ tests/test_models.py checks these mappings against the migrated database). No bu
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, Interval, Numeric, Text
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, Interval, Numeric, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime
@@ -296,9 +296,21 @@ class TransactionStatsHourly(GatewayTable):
     __tablename__ = "transaction_stats_hourly"
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    service: Mapped[str] = mapped_column(Text, primary_key=True)
     state: Mapped[str] = mapped_column(Text, primary_key=True)
     txn_count: Mapped[int] = mapped_column(BigInteger)
     amount_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+
+
+class ApiUsageDaily(GatewayTable):
+    """Usage pre-aggregate of api_logs kept by a trigger (sql/schema/0040_usage.sql)."""
+
+    __tablename__ = "api_usage_daily"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    endpoint: Mapped[str] = mapped_column(Text, primary_key=True)
+    http_status: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger)
 
 
 # ---------------------------------------------------------------------------------------------- billing schema
