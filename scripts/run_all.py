@@ -4,7 +4,9 @@ the simulators and the worker, and print where everything is. Ctrl-C stops what 
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -23,6 +25,24 @@ def sh(args: list[str], env: dict) -> str:
     return out.stdout.strip()
 
 
+def local_database(env: dict) -> str:
+    """Start the project-local PostgreSQL (its progress and errors go straight to the terminal); its URL."""
+    out = subprocess.run(["bash", "scripts/dev_postgres.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    if out.returncode != 0:
+        raise SystemExit("make run: the local PostgreSQL did not start (see above)")
+    return out.stdout.strip().splitlines()[-1]
+
+
+def port_or_free(wanted: int) -> str:
+    """The default port if nothing listens there, else a free one (another copy of the project may be running)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", wanted))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
 def pipe(name: str, proc: subprocess.Popen) -> None:
     for line in proc.stdout:  # type: ignore[union-attr]
         sys.stdout.write(f"[{name}] {line}")
@@ -31,21 +51,28 @@ def pipe(name: str, proc: subprocess.Popen) -> None:
 
 def main() -> None:
     env = dict(os.environ)
-    port = env.setdefault("PORT", "5000")
+    defaults = {
+        "PORT": 5000,
+        "MPESA_SERVICE_PORT": 5101,
+        "ROUTER_SERVICE_PORT": 5102,
+        "ECHO_SERVICE_PORT": 5103,
+        "DARAJA_SIM_PORT": 5201,
+        "ROUTEROS_SIM_PORT": 18728,
+    }
+    for name, default in defaults.items():  # a port set explicitly is used as given (and fails loudly if taken)
+        if not env.get(name):
+            env[name] = port_or_free(default)
+    port = env["PORT"]
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
-    env.setdefault("MPESA_SERVICE_PORT", "5101")
-    env.setdefault("ROUTER_SERVICE_PORT", "5102")
-    env.setdefault("ECHO_SERVICE_PORT", "5103")
-    env.setdefault("DARAJA_SIM_PORT", "5201")
-    env.setdefault("ROUTEROS_SIM_PORT", "18728")
     env.setdefault("MPESA_SERVICE_URL", f"http://127.0.0.1:{env['MPESA_SERVICE_PORT']}")
     env.setdefault("ROUTER_SERVICE_URL", f"http://127.0.0.1:{env['ROUTER_SERVICE_PORT']}")
     env.setdefault("ECHO_SERVICE_URL", f"http://127.0.0.1:{env['ECHO_SERVICE_PORT']}")
     env.setdefault("DARAJA_BASE_URL", f"http://127.0.0.1:{env['DARAJA_SIM_PORT']}")
     env.setdefault("ROUTEROS_SIM_HOST", "127.0.0.1")
     if not env.get("DATABASE_URL"):
-        env["DATABASE_URL"] = sh(["bash", "scripts/dev_postgres.sh"], env)
-        print(f"database: project-local PostgreSQL {env['DATABASE_URL']} (stop it with `make stop-db`)")
+        env["DATABASE_URL"] = local_database(env)
+        shown = re.sub(r":[^:@/]+@", ":***@", env["DATABASE_URL"])  # the password stays in <cluster>/password
+        print(f"database: project-local PostgreSQL {shown} (stop it with `make stop-db`)", flush=True)
     flask = [PY, "-m", "flask", "--app", "app"]
     sh([*flask, "migrate"], env)
     admin_args = ["--username", env.get("ADMIN_USERNAME", "admin")]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stop the project-local PostgreSQL started by dev_postgres.sh (if running).
 set -euo pipefail
-here="$(cd "$(dirname "$0")/.." && pwd)"
-[ -f "$here/var/pg/data/PG_VERSION" ] || exit 0
-"$here/scripts/pgbin/pg_ctl" -D "$here/var/pg/data" -m fast stop || true
+source "$(dirname "$0")/local_pg_paths.sh"
+[ -f "$data/PG_VERSION" ] || exit 0
+"$here/scripts/pgbin/pg_ctl" -D "$data" -m fast stop || true
