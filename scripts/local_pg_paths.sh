@@ -27,5 +27,6 @@ log="$pg_dir/server.log"
 sock="$pg_dir/run"
 LOCAL_PG_SOCKET_NAME="/.s.PGSQL.5432"
 if [ $(( ${#sock} + ${#LOCAL_PG_SOCKET_NAME} )) -gt 107 ]; then
-  sock="/tmp/mospay-pg-$(id -u)-$key"
+  sock="/tmp/mospay-pg-$(id -u)-$(printf '%s' "$pg_dir" | sha256sum | cut -c1-12)"   # one per cluster
 fi
+cd /   # the server user may not be able to enter the caller's directory (every path here is absolute)
