@@ -1,5 +1,5 @@
 """The portal in a real browser: Playwright drives Debian's headless Chromium against the live gateway.
-Saves the screenshots shown in the README under docs/screenshots/."""
+`make screenshots` saves the screenshots shown in the README under docs/screenshots/; `make test` writes no file."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import db
 import demo_data
 from tests.conftest import unique_name
 from tests.factories import make_admin
-from tests.portal.conftest import SCREENSHOTS
+from tests.portal.conftest import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,6 @@ def _no_js_errors(page) -> None:
 
 
 def test_admin_day_end_to_end(app, page, live_gateway, echo_service):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with app.app_context(), db.transaction() as conn:  # some history, so the charts have something to show
         demo_data.generate(conn, 4000, days=7)
     username, password = make_admin(app, "super_admin")
@@ -78,7 +77,7 @@ def test_admin_day_end_to_end(app, page, live_gateway, echo_service):
     page.select_option("#service", service_name)
     page.click("[data-test=assign-service]")
     page.wait_for_selector(f"text=clientfn.{app_id}_{service_name}_pay")
-    page.screenshot(path=str(SCREENSHOTS / "client.png"), full_page=True)
+    screenshot(page, "client.png", full_page=True)
 
     # A merchant pays through the API …
     f010 = "order-" + unique_name("x")
@@ -108,7 +107,7 @@ def test_admin_day_end_to_end(app, page, live_gateway, echo_service):
     timeline = page.inner_text("[data-test=timeline]")
     assert "dispatched → completed" in timeline and "Webhook" in timeline
     assert "pin-never-shown" not in page.content()
-    page.screenshot(path=str(SCREENSHOTS / "transaction-timeline.png"), full_page=True)
+    screenshot(page, "transaction-timeline.png", full_page=True)
 
     page.go_back()
     with page.expect_download() as download:
@@ -121,7 +120,7 @@ def test_admin_day_end_to_end(app, page, live_gateway, echo_service):
     page.click("[data-test=nav-dashboard]")
     page.wait_for_selector("#hourlyChart")
     page.wait_for_selector("[data-test=health-down], [data-test=health-up]")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    screenshot(page, "dashboard.png", full_page=True)
     _no_js_errors(page)
 
     page.click("[data-test=user-menu]")
@@ -182,7 +181,7 @@ def test_phone_width(app, browser, live_gateway):
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, (path, overflow)
         page.goto("/portal/")
-        page.screenshot(path=str(SCREENSHOTS / "dashboard-phone.png"))
+        screenshot(page, "dashboard-phone.png")
         # The menu starts folded away on a phone and the ☰ button brings it back.
         sidebar_width = "document.querySelector('.sidebar').getBoundingClientRect().width"
         assert page.evaluate(sidebar_width) == 0
