@@ -57,7 +57,9 @@ def route_names(values: dict[str, str]) -> tuple[str, str]:
         if not values.get(key):
             raise InvalidField(f"{key} ({label}) is required")
         if not NAME_RE.match(values[key].lower()):
-            raise InvalidField(f"{key} ({label}) must be letters and digits, starting with a letter, at most 16")
+            raise InvalidField(
+                f"{key} ({label}) must be letters and digits, starting with a letter, at most 16 characters"
+            )
     return values["f000"].lower(), values["f002"].lower()
 
 

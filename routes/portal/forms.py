@@ -30,7 +30,9 @@ from errors import InvalidField
 from fields import FIELD_NAMES
 
 NAME_PATTERN = r"^[a-z][a-z0-9]{0,15}$"
-NAME_HELP = "lowercase letters and digits, starting with a letter, at most 16 (it becomes part of function names)"
+NAME_HELP = (
+    "lowercase letters and digits, starting with a letter, at most 16 characters (it becomes part of function names)"
+)
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FIELD_LABELS = {
     "f000": "service name",
