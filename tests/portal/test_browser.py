@@ -192,3 +192,58 @@ def test_phone_width(app, browser, live_gateway):
         _no_js_errors(page)
     finally:
         context.close()
+
+
+TABLE_PAGES = ("/portal/", "/portal/transactions", "/portal/clients", "/portal/services", "/portal/api-logs",
+               "/portal/audit", "/portal/users")  # fmt: skip
+# The columns that must stay on screen at phone width, per page (by header text).
+MUST_SHOW_ON_PHONE = {
+    "/portal/": {"Recent transactions": ["f010", "Status", "Amount"], "Recent API calls": ["Call", "HTTP"]},
+    "/portal/transactions": {"": ["f010", "Status", "Amount"]},
+    "/portal/services": {"": ["Name (f000)", "Status"]},
+    "/portal/clients": {"": ["App ID", "Status"]},
+    "/portal/api-logs": {"": ["Call", "HTTP"]},
+    "/portal/audit": {"": ["Who", "What"]},
+    "/portal/users": {"": ["User", "Role", "Status", "Actions"]},
+}
+_MEASURE_TABLES = """() => [...document.querySelectorAll('table')].map(table => {
+    const card = table.closest('.card-body') || table.closest('.card') || document.body;
+    const scroller = table.closest('.table-responsive') || card;
+    const header = table.closest('.card') && table.closest('.card').querySelector('.card-header');
+    const cardBox = card.getBoundingClientRect();
+    return {
+        card: header ? header.innerText.trim() : '',
+        overflow: Math.max(scroller.scrollWidth - scroller.clientWidth,
+                           table.getBoundingClientRect().right - cardBox.right),
+        visible: [...table.querySelectorAll('thead th')].filter(th => {
+            const box = th.getBoundingClientRect();
+            return getComputedStyle(th).display !== 'none' && box.width > 20 && box.right <= cardBox.right + 1;
+        }).map(th => th.innerText.trim()),
+    };
+})"""
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_tables_stay_inside_their_cards(app, browser, live_gateway, width):
+    with app.app_context(), db.transaction() as conn:  # rows with long values, so the tables have something to fit
+        demo_data.generate(conn, 200, days=1)
+    for _ in range(3):  # API calls with long paths, as a merchant's status polls make
+        requests.get(f"{live_gateway.url}/api/v1/transactions/{'order' * 12}", timeout=5,
+                     headers={"App-ID": "demo"}, auth=("nobody", "wrong"))  # fmt: skip
+    context = browser.new_context(base_url=live_gateway.url, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        username, password = make_admin(app, "super_admin")
+        _sign_in(page, username, password)
+        for path in TABLE_PAGES:
+            page.goto(path)
+            tables = page.evaluate(_MEASURE_TABLES)
+            assert tables, path
+            for table in tables:
+                assert table["overflow"] <= 1, (width, path, table)
+            if width < 576:
+                for card, columns in MUST_SHOW_ON_PHONE.get(path, {}).items():
+                    shown = [t["visible"] for t in tables if t["card"].startswith(card)]
+                    assert shown and all(c in shown[0] for c in columns), (path, card, shown)
+    finally:
+        context.close()
