@@ -43,6 +43,21 @@ def port_or_free(wanted: int) -> str:
         return str(s.getsockname()[1])
 
 
+def wait_until_listening(ports: list[int], children: dict[str, subprocess.Popen], limit_s: float = 60) -> None:
+    """Return once every port accepts connections (so the printed URLs work at once), or a child has exited."""
+    deadline = time.monotonic() + limit_s
+    waiting = list(ports)
+    while waiting and time.monotonic() < deadline:
+        if any(proc.poll() is not None for proc in children.values()):
+            return  # the main loop reports which one and stops the rest
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", waiting[0])) == 0:
+                waiting.pop(0)
+                continue
+        time.sleep(0.2)
+
+
 def pipe(name: str, proc: subprocess.Popen) -> None:
     for line in proc.stdout:  # type: ignore[union-attr]
         sys.stdout.write(f"[{name}] {line}")
@@ -110,7 +125,7 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    time.sleep(2)
+    wait_until_listening([int(env[name]) for name in defaults], children)
     print(
         f"""
 MosPay gateway is running
