@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test screenshots lint fmt bench assets db migrate seed clean stop-db
+.PHONY: help run test screenshots lint fmt bench assets db migrate seed clean stop-db reset-db
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ bench: $(STAMP)  ## benchmarks (dashboard and transaction list at 1M rows)
 stop-db:  ## stop the project-local PostgreSQL
 	@scripts/stop_postgres.sh
 
+reset-db:  ## stop and delete the project-local PostgreSQL (the next make run creates a new one)
+	@scripts/stop_postgres.sh --remove
+
 clean:  ## remove the virtualenv, local database and installed assets
-	@scripts/stop_postgres.sh || true
+	@scripts/stop_postgres.sh --remove || true
 	rm -rf $(VENV) var static/vendor node_modules

@@ -18,7 +18,7 @@ fail() {  # what went wrong, the end of the server log, and what to do
 What to do:
   - read the whole log: $log
   - stop a server left running for this checkout: make stop-db
-  - start afresh (deletes the local demo data): make stop-db; rm -rf '$pg_dir'
+  - start afresh (deletes the local demo data): make reset-db
   - or use your own PostgreSQL: DATABASE_URL=postgresql://user:pass@host/db make run
 HINT
   exit 1
