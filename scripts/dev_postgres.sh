@@ -28,7 +28,7 @@ own() { [ "$(id -u)" = "0" ] && chown "$pg_user" "$@"; return 0; }
 
 mkdir -p "$pg_dir"
 [ "$pg_dir" = "$here/var/pg" ] && chmod 755 "$here/var" "$pg_dir"
-chmod 755 "$(dirname "$pg_dir")" 2>/dev/null || true   # /var/lib/mospay-dev as root; harmless otherwise
+case "$pg_dir" in /var/lib/mospay-dev/*) chmod 755 /var/lib/mospay-dev ;; esac   # root's fallback (see paths)
 pwfile="$pg_dir/password"
 
 if [ ! -f "$data/PG_VERSION" ]; then

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,8 +45,11 @@ def port_or_free(wanted: int) -> str:
         return str(s.getsockname()[1])
 
 
-def wait_until_listening(ports: list[int], children: dict[str, subprocess.Popen], limit_s: float = 60) -> None:
-    """Return once every port accepts connections (so the printed URLs work at once), or a child has exited."""
+def wait_until_listening(
+    ports: list[int], children: dict[str, subprocess.Popen], health_url: str = "", limit_s: float = 60
+) -> None:
+    """Return once every port accepts connections and the gateway answers (so the printed URLs work at once),
+    or a child has exited."""
     deadline = time.monotonic() + limit_s
     waiting = list(ports)
     while waiting and time.monotonic() < deadline:
@@ -56,6 +61,14 @@ def wait_until_listening(ports: list[int], children: dict[str, subprocess.Popen]
                 waiting.pop(0)
                 continue
         time.sleep(0.2)
+    while health_url and time.monotonic() < deadline:  # gunicorn listens before its workers have booted
+        try:
+            with urllib.request.urlopen(health_url, timeout=2):  # noqa: S310 (our own loopback URL)
+                return
+        except urllib.error.HTTPError:
+            return  # it answers (a 503 names the database problem on the page itself)
+        except OSError:
+            time.sleep(0.2)
 
 
 def pipe(name: str, proc: subprocess.Popen) -> None:
@@ -125,7 +138,7 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    wait_until_listening([int(env[name]) for name in defaults], children)
+    wait_until_listening([int(env[name]) for name in defaults], children, f"http://127.0.0.1:{port}/healthz")
     print(
         f"""
 MosPay gateway is running
