@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, Response, request
 from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -41,6 +41,13 @@ class JSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
+def _retry_after_only_when_limited(response: Response) -> Response:
+    """Flask-Limiter sends Retry-After with every answer; it means "wait", so only a 429 or 503 keeps it."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def create_app(settings: dict[str, Any] | None = None) -> Flask:
     """Build the gateway. `settings` overrides config.Config (tests pass their database URL here)."""
     app = Flask(__name__)
@@ -59,6 +66,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     )
     app.config["RATELIMIT_DEFAULTS"] = app.config["RATELIMIT_DEFAULT"]
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    app.after_request(_retry_after_only_when_limited)  # registered first, so it runs after the limiter's headers
     limiter.init_app(app)
 
     register_error_handlers(app)

@@ -123,8 +123,13 @@ def decode_token(token: str, kind: str) -> dict:
     except jwt.InvalidTokenError as exc:
         raise AuthError("invalid token: request a new one") from exc
     if claims.get("typ") != kind:
-        raise AuthError(f"this endpoint needs a {kind} token, not a {claims.get('typ')} token")
+        raise AuthError(f"this endpoint needs {_a(kind)} token, not {_a(str(claims.get('typ')))} token")
     return claims
+
+
+def _a(word: str) -> str:
+    """The word with its English indefinite article ("an admin", "a client")."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 def hash_password(password: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fields import MAX_FIELD_LENGTH
+
 F_FIELDS = {
     "f000": "service name (e.g. mpesa)",
     "f001": "service/category label (ISP: plan code)",
@@ -13,14 +15,34 @@ F_FIELDS = {
     "f007": "encrypted password (never stored)",
     "f008": "password (never stored)",
     "f009": "device id",
-    "f010": "your unique id for this request (idempotency key, 1–64 chars)",
+    "f010": "your unique id for this request (idempotency key, 1–64 of A-Za-z0-9._:-)",
 }
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+DESCRIPTIONS = {
+    400: "bad input: the message names the field and the fix",
+    401: "missing, wrong or revoked credentials or token",
+    402: "payment declined by the payer (cancelled, wrong PIN, too little balance, no answer)",
+    403: "client inactive, service not assigned or inactive",
+    404: "unknown service, route, transaction or callback token",
+    405: "method not allowed",
+    409: "f010 reused with another payload, still in progress, or a prompt already open",
+    413: "body over 64 KiB",
+    415: "body not application/json",
+    429: "rate limited (Retry-After says when to retry)",
+    500: "internal error (logged)",
+    502: "microservice or client function failed",
+    503: "database unavailable or M-Pesa busy",
+    504: "microservice or database timed out",
+}
+
+
 def _errors(*codes: int) -> dict:
-    return {str(c): {"description": "error", "content": {"application/json": {"schema": _ERROR}}} for c in codes}
+    return {
+        str(c): {"description": DESCRIPTIONS[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes
+    }
 
 
 def document() -> dict:
@@ -28,7 +50,9 @@ def document() -> dict:
         "type": "object",
         "additionalProperties": False,
         "required": ["f000", "f002", "f003", "f010"],
-        "properties": {k: {"type": "string", "description": d} for k, d in F_FIELDS.items()},
+        "properties": {
+            k: {"type": "string", "maxLength": MAX_FIELD_LENGTH, "description": d} for k, d in F_FIELDS.items()
+        },
     }
     security = [{"basicAppId": [], "appId": []}, {"bearer": []}]
     return {
@@ -119,7 +143,7 @@ def document() -> dict:
                             "description": "accepted, awaiting callback (PENDING)",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}},
                         },
-                        **_errors(400, 401, 403, 404, 409, 413, 415, 429, 502, 503, 504),
+                        **_errors(400, 401, 402, 403, 404, 405, 409, 413, 415, 429, 500, 502, 503, 504),
                     },
                 }
             },
@@ -136,7 +160,7 @@ def document() -> dict:
                             "description": "transaction",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transaction"}}},
                         },
-                        **_errors(400, 401, 404),
+                        **_errors(400, 401, 403, 404, 413, 415, 429, 503),
                     },
                 }
             },
@@ -150,7 +174,7 @@ def document() -> dict:
                             "description": "transaction",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transaction"}}},
                         },
-                        **_errors(401, 404),
+                        **_errors(401, 403, 404, 429, 503),
                     },
                 }
             },

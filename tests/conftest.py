@@ -14,6 +14,7 @@ import testing.postgresql
 from app import create_app
 from core import schema as schema_setup
 from microservices.echo.app import create_app as create_echo_app
+from tests.reaper import pytest_sessionfinish, pytest_sessionstart  # noqa: F401  (hooks)
 from tests.servers import LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
