@@ -29,7 +29,7 @@ from pathlib import Path
 
 import requests
 
-from bench import load, profile, seed
+from bench import load, profile, round_trips, seed
 from bench.stack import BENCH_RATE_LIMIT, ROOT, Stack, gunicorn_settings
 
 RESULTS = ROOT / "bench" / "results"
@@ -139,6 +139,22 @@ class Bench:
                 row["profile"] = profile.summarise(raw)
         return row
 
+    def round_trips(self) -> dict:
+        """Statements (= round trips) per request of each synchronous kind, from pg_stat_statements."""
+        out = {}
+        for kind in ("basic", "bearer", "status"):
+            auth, app_id = self.auth[kind]
+            headers = {"Authorization": auth, **({"App-ID": app_id} if app_id else {})}
+            out[kind] = round_trips.count(
+                self.stack.database_url,
+                self.stack.urls["gateway"],
+                self.paths[kind],
+                self.bodies[kind],
+                headers,
+                f"rt{kind}-{self.run_id}-",
+            )
+        return out
+
     def bare_row(self, c: int) -> dict:
         figures = load.run_wrk(
             self.stack.urls["bare"], "/bare", json.dumps(self.bodies["bare"]), c, self.args.seconds, f"bare{c}-"
@@ -188,6 +204,13 @@ def print_table(rows: list[dict]) -> None:
             )
 
 
+def print_round_trips(budget: dict) -> None:
+    print("\nround trips per request (pg_stat_statements, top-level statements incl. BEGIN/COMMIT/pings):")
+    for kind, data in budget.items():
+        parts = ", ".join(f"{s['per_request']:g}× {s['statement'][:40]}" for s in data["statements"])
+        print(f"  {kind:<7}{data['round_trips']:>5g}  {parts}")
+
+
 def print_ratios(items: list[dict]) -> None:
     print(f"\n{'ratio':<32}{'c':>4}{'gw/(b)':>9}{'gw/(a)':>9}{'+p50 ms':>9}")
     for r in items:
@@ -232,6 +255,7 @@ def main() -> int:
         stack.database()
         env = stack.gateway_env()
         merchant = seed.seed(env, stack.urls["sink"], stack.urls["mpesa"], stack.urls["daraja"])
+        round_trips.enable(stack.database_url)
         stack.start_services()
         stack.start_gateway()
         stack.start_bare(merchant.request_fn, merchant.response_fn)
@@ -244,6 +268,9 @@ def main() -> int:
             flush=True,
         )
         bench = Bench(stack, merchant, args, run_id)
+        budget = bench.round_trips()  # before the worker starts: nothing else may touch the database
+        print_round_trips(budget)
+        stack.start_worker()
         load.run_wrk(  # warm-up, not recorded: pools, plan caches, token cache
             stack.urls["gateway"],
             bench.paths["basic"],
@@ -282,6 +309,7 @@ def main() -> int:
                 "wrk_threads": 2,
                 "postgres": "testing.postgresql, fsync off (as the dev cluster)",
             },
+            "round_trips": budget,
             "rows": rows,
             "ratios": ratios(rows),
             "loaded": loaded,

@@ -24,7 +24,11 @@ GUNICORN = str(Path(PY).parent / "gunicorn")
 # The limiter's default (600/minute per App-ID) would refuse most of the load: a benchmark raises it and says so.
 BENCH_RATE_LIMIT = "1000000/minute"
 # The dev cluster's settings (scripts/dev_postgres.sh: fsync off), plus room for every pool.
-PG_ARGS = "-h 127.0.0.1 -F -c logging_collector=off -c max_connections=300 -c shared_buffers=256MB"
+# pg_stat_statements counts the round trips of one request (bench/round_trips.py).
+PG_ARGS = (
+    "-h 127.0.0.1 -F -c logging_collector=off -c max_connections=300 -c shared_buffers=256MB "
+    "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_utility=on"
+)
 
 
 def free_port() -> int:
@@ -135,15 +139,18 @@ class Stack:
         return self.env
 
     def start_services(self) -> None:
-        """The sink, the Daraja simulator, the M-Pesa adapter (as `make run` starts it), the worker."""
+        """The sink, the Daraja simulator and the M-Pesa adapter (as `make run` starts it)."""
         env = self.env
         self.start("sink", [PY, "-m", "bench.sink", str(self.ports["sink"])], env)
         self.start("daraja-sim", [PY, "-m", "bench.daraja_sim", str(self.ports["daraja"])], env)
         self.start("mpesa", [PY, "-c", "from microservices.mpesa.app import main; main()"], env)
-        self.start("worker", [PY, "-m", "flask", "--app", "app", "worker"], env)
         wait_tcp(self.ports["sink"])
         wait_http(self.urls["daraja"] + "/simulator/requests")
         wait_http(self.urls["mpesa"] + "/healthz")
+
+    def start_worker(self) -> None:
+        """The background worker: it sends the STK queries that confirm held success callbacks (production)."""
+        self.start("worker", [PY, "-m", "flask", "--app", "app", "worker"], self.env)
 
     def start_gateway(self) -> None:
         self.start("gateway", [GUNICORN, "-c", "gunicorn.conf.py", "app:create_app()"], self.env)
