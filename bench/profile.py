@@ -9,6 +9,8 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def pyspy() -> str | None:
     """py-spy from PYSPY, PATH or the virtualenv; None when it is not installed."""
@@ -27,9 +29,25 @@ def start(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def summarise(raw: Path, top: int = 30) -> list[dict]:
-    """Inclusive share per frame (function (file:line) collapsed to function (module)), largest first."""
+# Where a sampled thread is, by its stack: the first rule that matches names the sample. py-spy counts a thread
+# blocked in a C call that released the GIL (a socket read, libpq waiting for the server) as active, so the
+# database and HTTP rows are wall time spent waiting on those round trips, not CPU.
+_CATEGORIES = (
+    ("idle thread (waiting for a request)", lambda leaf, names: leaf == "_worker (futures/thread.py)"),
+    ("HTTP call to the microservice", lambda leaf, names: "call (adapters/http.py)" in names),
+    ("database: pool pre-ping (SELECT 1)", lambda leaf, names: leaf.startswith("do_ping ")),
+    ("database: COMMIT", lambda leaf, names: leaf.startswith("do_commit ")),
+    ("database: statements (incl. BEGIN)", lambda leaf, names: leaf.startswith("do_execute ")),
+    ("writing the answer to the client", lambda leaf, names: leaf.startswith(("write (gunicorn", "sendall "))),
+    ("Python in the request", lambda leaf, names: "handle_request (workers/gthread.py)" in names),
+    ("gunicorn and other", lambda leaf, names: True),
+)
+
+
+def summarise(raw: Path, top: int = 25) -> dict:
+    """Samples by category (shares of the busy samples), plus the project's own functions by inclusive share."""
     inclusive: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -37,13 +55,30 @@ def summarise(raw: Path, top: int = 30) -> list[dict]:
             continue
         n = int(count)
         total += n
-        seen = set()
-        for frame in stack.split(";"):
-            name = _frame_name(frame)
-            if name not in seen:
-                seen.add(name)
-                inclusive[name] += n
-    return [{"frame": name, "share": round(n / total, 3)} for name, n in inclusive.most_common(top)] if total else []
+        frames = stack.split(";")
+        names = [_frame_name(frame) for frame in frames]
+        for name in {_frame_name(f) for f in frames if _is_project(f)}:
+            inclusive[name] += n
+        leaf = names[-1] if names else ""
+        categories[next(label for label, rule in _CATEGORIES if rule(leaf, names))] += n
+    idle = categories.pop(_CATEGORIES[0][0], 0)
+    busy = total - idle
+    return {
+        "samples": total,
+        "idle_samples": idle,
+        "busy": {label: round(n / busy, 3) for label, n in categories.most_common()} if busy else {},
+        "inclusive": [{"frame": k, "share": round(n / total, 3)} for k, n in inclusive.most_common(top)],
+    }
+
+
+# py-spy shortens paths to the import path ("routes/api_payments.py", "flask/app.py"): a frame is ours when
+# its first part is one of the project's root modules or packages.
+_PROJECT = {p.name for p in ROOT.iterdir() if p.suffix == ".py" or (p / "__init__.py").exists()} - {"bench", "tests"}
+
+
+def _is_project(frame: str) -> bool:
+    path = frame.partition(" (")[2].rsplit(":", 1)[0]
+    return Path(path).parts[0] in _PROJECT if path else False
 
 
 def _frame_name(frame: str) -> str:
