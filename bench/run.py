@@ -268,10 +268,7 @@ def main() -> int:
             flush=True,
         )
         bench = Bench(stack, merchant, args, run_id)
-        budget = bench.round_trips()  # before the worker starts: nothing else may touch the database
-        print_round_trips(budget)
-        stack.start_worker()
-        load.run_wrk(  # warm-up, not recorded: pools, plan caches, token cache
+        load.run_wrk(  # warm-up, not recorded: both workers open their pool connections
             stack.urls["gateway"],
             bench.paths["basic"],
             json.dumps(bench.bodies["basic"]),
@@ -280,6 +277,9 @@ def main() -> int:
             f"warm-{run_id}",
             *bench.auth["basic"],
         )
+        budget = bench.round_trips()  # before the worker starts: nothing else may touch the database
+        print_round_trips(budget)
+        stack.start_worker()
         for c in CONCURRENCY:
             for kind in ("basic", "bearer", "status", "stk"):
                 rows.append(bench.gateway_row(kind, c))
