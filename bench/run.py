@@ -240,6 +240,7 @@ def main() -> int:
     parser.add_argument("--api-logs", type=int, default=5_000_000)
     parser.add_argument("--portal", action="store_true", help="then run the portal benchmark (scripts/bench_portal.py)")
     parser.add_argument("--profile", action="store_true", help="py-spy one gateway worker during the Basic c8 row")
+    parser.add_argument("--fsync", action="store_true", help="PostgreSQL with fsync on (default off, as make run)")
     parser.add_argument("--settle-timeout", type=float, default=120.0)
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()
@@ -252,7 +253,7 @@ def main() -> int:
     with ExitStack() as exits:
         log_dir = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="bench-logs-")))
         stack = Stack(exits, log_dir)
-        stack.database()
+        stack.database(fsync=args.fsync)
         env = stack.gateway_env()
         merchant = seed.seed(env, stack.urls["sink"], stack.urls["mpesa"], stack.urls["daraja"])
         round_trips.enable(stack.database_url)
@@ -263,7 +264,7 @@ def main() -> int:
         print(
             f"gateway: gunicorn {workers['worker_class']} workers={workers['workers']} threads={workers['threads']}, "
             f"GATEWAY_ENV=production, rate limit raised to {BENCH_RATE_LIMIT} (default 600/minute per App-ID); "
-            f"PostgreSQL as the dev cluster (fsync off); {os.cpu_count()} CPUs, load average "
+            f"PostgreSQL fsync {'on' if args.fsync else 'off (as make run)'}; {os.cpu_count()} CPUs, load average "
             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; {args.seconds} s per row, wrk -t2",
             flush=True,
         )
@@ -307,7 +308,7 @@ def main() -> int:
                 "rate_limit": BENCH_RATE_LIMIT,
                 "seconds_per_row": args.seconds,
                 "wrk_threads": 2,
-                "postgres": "testing.postgresql, fsync off (as the dev cluster)",
+                "postgres": f"testing.postgresql, fsync {'on' if args.fsync else 'off (as make run)'}",
             },
             "round_trips": budget,
             "rows": rows,

@@ -26,7 +26,7 @@ BENCH_RATE_LIMIT = "1000000/minute"
 # The dev cluster's settings (scripts/dev_postgres.sh: fsync off), plus room for every pool.
 # pg_stat_statements counts the round trips of one request (bench/round_trips.py).
 PG_ARGS = (
-    "-h 127.0.0.1 -F -c logging_collector=off -c max_connections=300 -c shared_buffers=256MB "
+    "-h 127.0.0.1 -c logging_collector=off -c max_connections=300 -c shared_buffers=256MB "
     "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_utility=on"
 )
 
@@ -100,14 +100,15 @@ class Stack:
         for name in list(self.procs):
             self.stop(name)
 
-    def database(self) -> str:
+    def database(self, fsync: bool = False) -> str:
+        """A throwaway cluster; fsync off (-F) as the dev cluster unless asked for (production durability)."""
         import testing.postgresql
 
         factory = testing.postgresql.PostgresqlFactory(
             cache_initialized_db=False,
             initdb=str(PGBIN / "initdb"),
             postgres=str(PGBIN / "postgres"),
-            postgres_args=PG_ARGS,
+            postgres_args=PG_ARGS + ("" if fsync else " -F"),
         )
         pg = factory()
         self.exits.callback(pg.stop)
