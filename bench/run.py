@@ -120,6 +120,8 @@ class Bench:
             raw = RESULTS / "profile-basic-c8.txt"
             pid = self.stack.gateway_worker_pids()[0]
             profiler = profile.start(pid, self.args.seconds, raw)
+            if profiler is None:
+                print("  no profile: py-spy not found (pip install py-spy, or set PYSPY=/path/to/py-spy)")
         figures = load.run_wrk(
             self.stack.urls["gateway"],
             self.paths[kind],
@@ -130,7 +132,7 @@ class Bench:
             auth,
             app_id,
         )
-        row = {"row": f"gateway {kind}", "kind": kind, "concurrency": c, **figures.as_dict()}
+        row = {"row": f"gateway {kind}", "kind": kind, "concurrency": c, **figures.as_dict(), "load_1m": _load()}
         if kind == "stk":
             row["settled"] = _settle(self.stack.database_url, prefix, self.args.settle_timeout)
         if profiler is not None and raw is not None:
@@ -159,12 +161,17 @@ class Bench:
         figures = load.run_wrk(
             self.stack.urls["bare"], "/bare", json.dumps(self.bodies["bare"]), c, self.args.seconds, f"bare{c}-"
         )
-        return {"row": "(b) bare pipeline", "kind": "bare", "concurrency": c, **figures.as_dict()}
+        return {"row": "(b) bare pipeline", "kind": "bare", "concurrency": c, **figures.as_dict(), "load_1m": _load()}
 
     def pgbench_row(self, c: int) -> dict:
         script = load.pair_script(self.m.request_fn, self.m.response_fn, self.bodies["bare"], {"message": "sink ok"})
         figures = load.run_pgbench(self.stack.database_url, script, c, self.args.seconds)
-        return {"row": "(a) pgbench pair", "kind": "pgbench", "concurrency": c, **figures.as_dict()}
+        return {"row": "(a) pgbench pair", "kind": "pgbench", "concurrency": c, **figures.as_dict(), "load_1m": _load()}
+
+
+def _load() -> float:
+    # The machine's 1-minute load average when a row ends: on a shared machine, the context of its figures.
+    return round(os.getloadavg()[0], 1)
 
 
 def ratios(rows: list[dict]) -> list[dict]:
@@ -188,13 +195,13 @@ def ratios(rows: list[dict]) -> list[dict]:
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"\n{'row':<32}{'c':>4}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}")
+    print(f"\n{'row':<32}{'c':>4}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'load':>7}")
     for r in rows:
         name = r["row"] + (" (full db)" if r.get("data") else "")
         unit = " pairs" if r["kind"] == "pgbench" else ""
         print(
             f"{name:<32}{r['concurrency']:>4}{r['rate']:>11,.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
-            f"{r['errors']:>8}{unit}"
+            f"{r['errors']:>8}{r.get('load_1m', 0):>7.1f}{unit}"
         )
         if "settled" in r:
             s = r["settled"]
