@@ -292,7 +292,10 @@ def main() -> int:
             # Ceilings first, then the Basic row right after (b): on a shared machine, neighbours in time compare best.
             rows.append(bench.pgbench_row(c))
             rows.append(bench.bare_row(c))
-            print(f"  measured ceilings c={c}: (a) {rows[-2]['rate']:,.0f} pairs/s, (b) {rows[-1]['rate']:,.0f} req/s")
+            print(
+                f"  measured ceilings c={c}: (a) {rows[-2]['rate']:,.0f} pairs/s, (b) {rows[-1]['rate']:,.0f} req/s",
+                flush=True,
+            )
             for kind in ("basic", "bearer", "status", "stk"):
                 rows.append(bench.gateway_row(kind, c))
                 print(f"  measured gateway {kind} c={c}: {rows[-1]['rate']:,.0f} req/s", flush=True)
