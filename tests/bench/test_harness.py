@@ -164,3 +164,49 @@ def test_ratios_divide_each_gateway_row_by_the_ceilings_at_its_concurrency():
         {"row": "gateway basic", "concurrency": 8, "vs_bare": 0.2, "vs_pgbench": 0.01, "added_p50_ms": 28.0},
         {"row": "gateway basic", "concurrency": 32, "vs_bare": 0.5, "vs_pgbench": 0.03, "added_p50_ms": 50.0},
     ]
+
+
+def test_report_renders_a_result_as_markdown_tables():
+    from bench.report import render
+
+    result = {
+        "when": "2026-11-30T16:00:00+00:00",
+        "machine": {"cpus": 2, "load_before": [1.0, 0.5, 0.2]},
+        "settings": {
+            "gunicorn": {"worker_class": "gthread", "workers": 2, "threads": 4},
+            "seconds_per_row": 10,
+            "rate_limit": "1000000/minute",
+            "postgres": "fsync off",
+        },
+        "rows": [
+            {
+                "row": "gateway stk",
+                "kind": "stk",
+                "concurrency": 8,
+                "rate": 20.0,
+                "p50_ms": 300.0,
+                "p99_ms": 900.0,
+                "errors": 0,
+                "load_1m": 1.5,
+                "settled": {"pushed": 200, "completed": 199, "not_final": 1, "settle_s": 4.0},
+            },
+            {
+                "row": "(a) pgbench pair",
+                "kind": "pgbench",
+                "concurrency": 8,
+                "rate": 18825.0,
+                "p50_ms": 0.4,
+                "p99_ms": 1.0,
+                "errors": 0,
+            },
+        ],
+        "ratios": [
+            {"row": "gateway stk", "concurrency": 8, "vs_bare": 0.02, "vs_pgbench": 0.001, "added_p50_ms": 290.0}
+        ],
+        "round_trips": {"basic": {"round_trips": 14, "statements": [{"statement": "BEGIN", "per_request": 3}]}},
+    }
+    text_out = render(result)
+    assert "| (a) pgbench pair | 8 | 18,825 pairs/s | 0.4 | 1.0 | 0 |  |" in text_out
+    assert "| STK push | 8 | 20.0 | 200 | 199 | 1 | 4.0 s |" in text_out
+    assert "| gateway stk | 8 | 0.02 | 0.001 | 290.0 ms |" in text_out
+    assert "| basic | 14 | 3× `BEGIN` |" in text_out
