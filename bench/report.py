@@ -77,9 +77,15 @@ def _profile(result: dict) -> list[str]:
 def render(result: dict) -> str:
     settings = result["settings"]
     g = settings["gunicorn"]
+    machine = result["machine"]
+    loads = "; ".join(
+        f"{label} {', '.join(f'{x:.1f}' for x in machine[key])}"
+        for label, key in (("at the start", "load_start"), ("when the rows ended", "load_end"))
+        if key in machine
+    )
     head = (
-        f"Run of {result['when']} on {result['machine']['cpus']} CPUs (load average before: "
-        f"{', '.join(f'{x:.1f}' for x in result['machine']['load_before'])}); gunicorn {g['worker_class']} "
+        f"Run {'started ' + result['started'] + ', ' if result.get('started') else ''}gateway rows ended "
+        f"{result['when']}, on {machine['cpus']} CPUs (load average {loads}); gunicorn {g['worker_class']} "
         f"workers={g['workers']} threads={g['threads']}; {settings['seconds_per_row']} s per row; rate limit "
         f"{settings['rate_limit']}; PostgreSQL {settings['postgres']}."
     )

@@ -253,6 +253,7 @@ def main() -> int:
     args = parser.parse_args()
 
     started = time.monotonic()
+    started_at, load_start = datetime.now(UTC).isoformat(timespec="seconds"), os.getloadavg()
     RESULTS.mkdir(parents=True, exist_ok=True)
     run_id = secrets.token_hex(3)
     rows: list[dict] = []
@@ -312,8 +313,14 @@ def main() -> int:
                 for kind in ("basic", "bearer", "status", "stk"):
                     rows.append({**bench.gateway_row(kind, c, "f"), "data": True})
         result = {
-            "when": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "load_before": os.getloadavg()},
+            "started": started_at,
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),  # when the gateway rows ended
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "load_start": load_start,
+                "load_end": os.getloadavg(),
+            },
             "settings": {
                 "gunicorn": workers,
                 "rate_limit": BENCH_RATE_LIMIT,

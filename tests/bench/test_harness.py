@@ -171,7 +171,7 @@ def test_report_renders_a_result_as_markdown_tables():
 
     result = {
         "when": "2026-11-30T16:00:00+00:00",
-        "machine": {"cpus": 2, "load_before": [1.0, 0.5, 0.2]},
+        "machine": {"cpus": 2, "load_start": [1.0, 0.5, 0.2]},
         "settings": {
             "gunicorn": {"worker_class": "gthread", "workers": 2, "threads": 4},
             "seconds_per_row": 10,
