@@ -6,10 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test screenshots lint fmt bench assets db migrate seed clean stop-db reset-db
+.PHONY: help run test screenshots lint fmt bench bench-portal assets db migrate seed clean stop-db reset-db
 
 help:  ## list targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,8 +46,15 @@ fmt: $(STAMP)  ## ruff format and fixes
 	@$(BIN)/ruff check --fix .
 	@$(BIN)/ruff format .
 
-bench: $(STAMP)  ## benchmarks (dashboard and transaction list at 1M rows)
-	@if [ -f scripts/bench_portal.py ]; then $(BIN)/python scripts/bench_portal.py; fi
+# DATA=1 repeats the gateway rows with 1M transactions and 5M API log rows loaded; PORTAL=1 then runs the
+# portal benchmark (scripts/bench_portal.py); PROFILE=1 samples a gateway worker with py-spy if installed;
+# FSYNC=1 runs PostgreSQL with fsync on (off by default, as `make run`). BENCH_ARGS="--seconds 5" etc. pass through.
+bench: $(STAMP)  ## gateway under load beside its ceilings (docs/performance.md); DATA=1 PORTAL=1 PROFILE=1
+	@scripts/install_wrk.sh
+	@$(BIN)/python -m bench.run $(if $(DATA),--with-data) $(if $(PORTAL),--portal) $(if $(PROFILE),--profile) $(if $(FSYNC),--fsync) $(BENCH_ARGS)
+
+bench-portal: $(STAMP)  ## portal benchmark alone (dashboard and transaction lists at 1M rows)
+	@$(BIN)/python scripts/bench_portal.py
 
 stop-db:  ## stop the project-local PostgreSQL
 	@scripts/stop_postgres.sh

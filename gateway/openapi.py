@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fields import MAX_FIELD_LENGTH
+from gateway.fields import MAX_FIELD_LENGTH
 
 F_FIELDS = {
     "f000": "service name (e.g. mpesa)",

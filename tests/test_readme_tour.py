@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
-import schema_setup
+from core import schema as schema_setup
 from tests.test_run_all import PORT_VARS, _free_ports
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import openapi
+from gateway import openapi
 
 ROOT = Path(__file__).resolve().parents[2]
 
