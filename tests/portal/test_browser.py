@@ -247,3 +247,30 @@ def test_tables_stay_inside_their_cards(app, browser, live_gateway, width):
                     assert shown and all(c in shown[0] for c in columns), (path, card, shown)
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_usage_month_in_the_browser(app, browser, live_gateway, width):
+    """The usage page draws its chart, fits the screen and picks another month through its form."""
+    with app.app_context(), db.transaction() as conn:
+        demo_data.generate(conn, 50, days=1)
+    context = browser.new_context(base_url=live_gateway.url, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.js_errors = []
+    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+    try:
+        username, password = make_admin(app, "viewer")
+        _sign_in(page, username, password)
+        page.goto("/portal/clients/demoshop/usage")
+        assert int(page.inner_text("[data-test=usage-transactions]").replace(",", "")) > 0
+        assert page.evaluate("document.getElementById('usageChart').getBoundingClientRect().height") > 50
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+        for table in page.evaluate(_MEASURE_TABLES):
+            assert table["overflow"] <= 1, (width, table)
+        page.fill("#u-month", "2001-02")
+        page.click("[data-test=usage-show]")
+        page.wait_for_url("**/usage?month=2001-02")
+        assert page.inner_text("[data-test=usage-transactions]") == "0"
+        _no_js_errors(page)
+    finally:
+        context.close()
