@@ -19,6 +19,7 @@ port = $port
 unix_socket_directories = ''
 fsync = off
 max_connections = 200
+track_functions = pl
 CONF
 fi
 if ! "$pgbin/pg_ctl" -D "$data" status >/dev/null 2>&1; then

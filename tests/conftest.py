@@ -38,7 +38,7 @@ def database_url():
         cache_initialized_db=False,
         initdb=str(PGBIN / "initdb"),
         postgres=str(PGBIN / "postgres"),
-        postgres_args="-h 127.0.0.1 -F -c logging_collector=off -c max_connections=200 -c fsync=off",
+        postgres_args="-h 127.0.0.1 -F -c logging_collector=off -c max_connections=200 -c fsync=off -c track_functions=pl",
     )
     pg = factory()
     try:
