@@ -64,6 +64,15 @@ def row_counts(app) -> dict[str, int]:
         return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}  # noqa: S608 - names from pg_catalog
 
 
+def assert_only_request_logs(before: dict[str, int], after: dict[str, int], requests_made: int) -> None:
+    """Every table kept its row count, except the API log, which holds one row per admin request made (the
+    gateway logs every /api/ request; the dry-run or replay itself wrote nothing)."""
+    assert after["gateway.api_logs"] == before["gateway.api_logs"] + requests_made
+    assert {k: v for k, v in after.items() if k != "gateway.api_logs"} == {
+        k: v for k, v in before.items() if k != "gateway.api_logs"
+    }
+
+
 def pay(client, merchant, service: str, **fields: str):
     """POST /api/v1/payment/process for the route `pay`."""
     return client.post(
