@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 
 from core import db
 from workshop import files
@@ -16,7 +17,7 @@ CLI_ACTOR = {"id": None, "username": "cli"}
 
 
 def register(app: Flask) -> None:
-    group = click.Group("functions", help="Client functions as .sql files (review them, keep them in git).")
+    group = AppGroup("functions", help="Client functions as .sql files (review them, keep them in git).")
 
     @group.command("export")
     @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
