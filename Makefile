@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test lint fmt bench assets db migrate seed clean stop-db
+.PHONY: help run test lint fmt bench assets db migrate seed clean stop-db psql
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -37,6 +37,11 @@ fmt: $(STAMP)  ## ruff format and fixes
 
 bench: $(STAMP)  ## benchmarks (dashboard and transaction list at 1M rows)
 	@if [ -f scripts/bench_portal.py ]; then $(BIN)/python scripts/bench_portal.py; fi
+
+psql:  ## open psql on the gateway's database as a DBA (DATABASE_URL, else the project-local cluster)
+	@url="$${DATABASE_URL:-$$(scripts/dev_postgres.sh)}"; \
+	psql_bin="$$(command -v psql || ls /usr/lib/postgresql/*/bin/psql | sort -V | tail -n1)"; \
+	exec "$$psql_bin" "$$url"
 
 stop-db:  ## stop the project-local PostgreSQL
 	@scripts/stop_postgres.sh
