@@ -25,6 +25,7 @@ run: $(STAMP) assets  ## set up, start PostgreSQL if needed, migrate, start gate
 
 test: $(STAMP) assets  ## set up, then the whole test suite against a real PostgreSQL
 	@scripts/install_chromium.sh
+	@scripts/install_plpgsql_check.sh
 	@$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)  ## ruff check and format check
