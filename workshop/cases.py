@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from admin import audit
 from core import db
 from core.errors import InvalidField
+from core.masking import mask_json
 from workshop import sandbox
 from workshop.catalog import FunctionRef
 
@@ -36,8 +37,9 @@ def add(conn: Connection, ref: FunctionRef, data: Any, actor: dict) -> dict:
     name = data.get("name")
     if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
         raise InvalidField("name is required (1–100 characters)")
-    payload = sandbox.payload_of(data.get("payload"))
-    reply = sandbox.reply_of(data.get("service_reply"))
+    # Stored like the transaction log: f007/f008 and other secret keys only ever as ****.
+    payload = mask_json(sandbox.payload_of(data.get("payload")))
+    reply = mask_json(sandbox.reply_of(data.get("service_reply")))
     expect = _expect_of(data.get("expect"))
     row = conn.execute(
         text(

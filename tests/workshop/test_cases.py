@@ -83,3 +83,17 @@ def test_bad_test_cases_are_refused(client, admin, echo):
     assert client.post(url, headers=admin, json={**CASE, "payload": {"f004": 1}}).status_code == 400
     assert client.post(url, headers=admin, json={**CASE, "service_reply": {"code": "x"}}).status_code == 400
     assert client.post(url, headers=admin, json=["x"]).status_code == 400
+
+
+def test_secrets_in_a_test_payload_are_stored_masked(app, client, admin, echo):
+    _, _, fn = echo
+    case = {**CASE, "payload": {**CASE["payload"], "f008": "hunter2-secret"}}
+    created = client.post(f"/api/v1/admin/functions/{fn}/tests", headers=admin, json=case)
+    assert created.status_code == 201 and created.get_json()["payload"]["f008"] == "****"
+    from sqlalchemy import text
+
+    from core import db
+
+    with app.app_context(), db.transaction() as conn:
+        stored = conn.execute(text("SELECT payload::text FROM gateway.function_tests WHERE fn_name = :f"), {"f": fn})
+        assert "hunter2" not in stored.scalar()
