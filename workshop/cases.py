@@ -113,6 +113,8 @@ def check_case(case: dict, run: dict) -> tuple[bool, str]:
             problems.append(f"{key}: missing (expected {json.dumps(expected)})")
         elif not _matches(expected, actual):
             problems.append(f"{key}: expected {json.dumps(expected)}, got {json.dumps(actual, default=str)}")
+    if problems and view.get("action") == "ERROR" and view.get("message"):  # say why it failed
+        problems.append(f"the result's message was {json.dumps(view['message'])}")
     return not problems, "; ".join(problems) or "ok"
 
 

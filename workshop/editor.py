@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from admin import audit
 from core.errors import InvalidField
 from gateway import function_builder
-from workshop import cases, catalog, lint
+from workshop import cases, catalog, lint, sandbox
 from workshop.catalog import FunctionRef
 from workshop.refusals import GateRefused
 from workshop.source import compile_source
@@ -56,6 +56,7 @@ def save(conn: Connection, ref: FunctionRef, data: Any, actor: dict, origin: str
     reason = _text_field(data.get("reason"), "reason", required=True)
     override = _text_field(data.get("override_reason"), "override_reason", required=False)
     before = catalog.describe(conn, ref)["version"]
+    sandbox.limit_time(conn)
     function_builder.mark_origin(conn, origin)
     source = data.get("source")
     compiled = compile_source(conn, ref, source)

@@ -30,13 +30,18 @@ def rolled_back() -> Iterator[Connection]:
             trans = conn.begin()
             try:
                 function_builder.mark_origin(conn, "draft")  # drafts are never history
-                timeout = int(current_app.config["DB_STATEMENT_TIMEOUT_MS"])
-                conn.execute(text("SELECT set_config('statement_timeout', :t, true)"), {"t": f"{timeout}ms"})
+                limit_time(conn)
                 yield conn
             finally:
                 trans.rollback()
     except DBAPIError as exc:
         raise db.translate(exc) from exc
+
+
+def limit_time(conn: Connection) -> None:
+    """The pipeline's statement timeout for this transaction: a DBA's loop must not hold a connection."""
+    timeout = int(current_app.config["DB_STATEMENT_TIMEOUT_MS"])
+    conn.execute(text("SELECT set_config('statement_timeout', :t, true)"), {"t": f"{timeout}ms"})
 
 
 def payload_of(value: Any) -> dict:

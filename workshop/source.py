@@ -35,10 +35,7 @@ def statements(source: str) -> list[str]:
             end = source.find("*/", i + 2)
             i = n if end < 0 else end + 2
         elif ch in ("'", '"'):
-            end = source.find(ch, i + 1)
-            while end >= 0 and source.startswith(ch * 2, end):  # a doubled quote is an escaped quote
-                end = source.find(ch, end + 2)
-            i = n if end < 0 else end + 1
+            i = _string_end(source, i)
         elif ch == "$" and (m := _DOLLAR.match(source, i)) and not (i and source[i - 1].isalnum()):
             end = source.find(m.group(0), m.end())
             i = n if end < 0 else end + len(m.group(0))
@@ -49,6 +46,30 @@ def statements(source: str) -> list[str]:
             i += 1
     out.append(source[start:])
     return [s for s in out if _LEADING.sub("", s).strip()]
+
+
+def _string_end(source: str, i: int) -> int:
+    """Index just past the quoted string or identifier opening at i ('' and "" are escaped quotes; in an
+    E'…' string a backslash escapes the next character too)."""
+    quote, n = source[i], len(source)
+    escapes = (
+        quote == "'"
+        and i > 0
+        and source[i - 1] in "eE"
+        and not (i > 1 and (source[i - 2].isalnum() or source[i - 2] == "_"))
+    )
+    j = i + 1
+    while j < n:
+        if escapes and source[j] == "\\":
+            j += 2
+        elif source[j] == quote:
+            if source.startswith(quote * 2, j):
+                j += 2
+            else:
+                return j + 1
+        else:
+            j += 1
+    return n
 
 
 def check_shape(ref: FunctionRef, source: object) -> str:

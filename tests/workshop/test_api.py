@@ -183,3 +183,26 @@ def test_bad_bodies_are_json_errors(client, admin, echo):
     assert (
         client.put(f"/api/v1/admin/functions/{fn}", headers=admin, json={"source": 5, "reason": "r"}).status_code == 400
     )
+
+
+def test_a_second_statement_hidden_after_an_escaped_quote_is_refused(app, client, admin, echo):
+    _, _, fn = echo
+    sneaky = OUTPUT.format(fn=fn, message="E'it\\'s'") + "; DROP TABLE gateway.audit_log; SELECT '"
+    refused = _put(client, admin, fn, sneaky)
+    assert refused.status_code == 400 and "exactly one statement" in refused.get_json()["message"]
+    with app.app_context(), db.transaction() as conn:
+        assert conn.execute(text("SELECT to_regclass('gateway.audit_log')")).scalar() is not None
+
+
+def test_a_source_that_loops_forever_is_stopped_by_the_statement_timeout(app, client, admin, echo):
+    _, service, fn = echo
+    case = {"name": "answers", "payload": {"f010": "loop"}, "expect": {"action": "OUTPUT"}}
+    assert client.post(f"/api/v1/admin/functions/{fn}/tests", headers=admin, json=case).status_code == 201
+    looping = OUTPUT.format(fn=fn, message="'x'").replace("BEGIN\n", "BEGIN\n    LOOP END LOOP;\n")
+    app.config["DB_STATEMENT_TIMEOUT_MS"], saved = 300, app.config["DB_STATEMENT_TIMEOUT_MS"]
+    try:
+        refused = _put(client, admin, fn, looping)
+    finally:
+        app.config["DB_STATEMENT_TIMEOUT_MS"] = saved
+    assert refused.status_code == 422
+    assert "exceeded the statement timeout" in refused.get_json()["findings"][0]["message"]
