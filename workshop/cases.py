@@ -19,7 +19,12 @@ from workshop.catalog import FunctionRef
 
 
 def _expect_of(value: Any) -> dict:
-    if not isinstance(value, dict) or not value or not all(isinstance(k, str) and k for k in value):
+    if (
+        not isinstance(value, dict)
+        or not value
+        or not all(isinstance(k, str) and k for k in value)
+        or sandbox.has_nul(value)
+    ):
         raise InvalidField(
             'expect must be an object of result keys, e.g. {"action": "SERVICE", "servicepayload.amount": "250"}'
         )
@@ -35,7 +40,7 @@ def add(conn: Connection, ref: FunctionRef, data: Any, actor: dict) -> dict:
     if not isinstance(data, dict):
         raise InvalidField("send a JSON object: {name, payload, service_reply?, expect}")
     name = data.get("name")
-    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100:
+    if not isinstance(name, str) or not 1 <= len(name.strip()) <= 100 or "\x00" in name:
         raise InvalidField("name is required (1–100 characters)")
     # Stored like the transaction log: f007/f008 and other secret keys only ever as ****.
     payload = mask_json(sandbox.payload_of(data.get("payload")))

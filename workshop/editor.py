@@ -27,7 +27,7 @@ def _text_field(value: Any, what: str, *, required: bool) -> str | None:
         if required:
             raise InvalidField(f"{what} is required: say why, it is kept with the version")
         return None
-    if not isinstance(value, str) or len(value) > MAX_REASON:
+    if not isinstance(value, str) or len(value) > MAX_REASON or "\x00" in value:
         raise InvalidField(f"{what} must be text of at most {MAX_REASON} characters")
     return value.strip()
 

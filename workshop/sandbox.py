@@ -38,6 +38,11 @@ def rolled_back() -> Iterator[Connection]:
         raise db.translate(exc) from exc
 
 
+def has_nul(value: Any) -> bool:
+    """True when a NUL character hides anywhere in the value (PostgreSQL text and jsonb cannot hold one)."""
+    return "\\u0000" in json.dumps(value)
+
+
 def limit_time(conn: Connection) -> None:
     """The pipeline's statement timeout for this transaction: a DBA's loop must not hold a connection."""
     timeout = int(current_app.config["DB_STATEMENT_TIMEOUT_MS"])
@@ -53,6 +58,8 @@ def payload_of(value: Any) -> dict:
         raise InvalidField('payload must be a JSON object of f-fields, e.g. {"f000": "mpesa", "f004": "250"}')
     if len(value) > MAX_PAYLOAD_FIELDS or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise InvalidField("payload values must be strings (f000–f010, as the merchant sends them)")
+    if has_nul(value):
+        raise InvalidField("payload must not contain NUL characters")
     return value
 
 
@@ -67,8 +74,8 @@ def reply_of(value: Any) -> dict | None:
     if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
         raise InvalidField('service_reply must be {"code": <HTTP status 100–599>, "data": {…}}')
     data = value.get("data", {})
-    if not isinstance(data, (dict, list)):
-        raise InvalidField("service_reply.data must be a JSON object (the microservice's answer)")
+    if not isinstance(data, (dict, list)) or has_nul(data):
+        raise InvalidField("service_reply.data must be a JSON object (the microservice's answer), without NULs")
     return {"code": code, "data": data}
 
 

@@ -79,8 +79,8 @@ def check_shape(ref: FunctionRef, source: object) -> str:
     """
     if not isinstance(source, str) or not source.strip():
         raise CompileRefused("source is required: the whole CREATE OR REPLACE FUNCTION statement", 1)
-    if len(source) > MAX_SOURCE:
-        raise CompileRefused(f"source is longer than {MAX_SOURCE} characters", None)
+    if len(source) > MAX_SOURCE or "\x00" in source:
+        raise CompileRefused(f"source must be at most {MAX_SOURCE} characters, without NUL characters", None)
     parts = statements(source)
     if len(parts) != 1:
         raise CompileRefused("send exactly one statement: CREATE OR REPLACE FUNCTION … (nothing before or after it)")

@@ -206,3 +206,17 @@ def test_a_source_that_loops_forever_is_stopped_by_the_statement_timeout(app, cl
         app.config["DB_STATEMENT_TIMEOUT_MS"] = saved
     assert refused.status_code == 422
     assert "exceeded the statement timeout" in refused.get_json()["findings"][0]["message"]
+
+
+def test_nul_characters_are_refused_not_500(client, admin, echo):
+    _, _, fn = echo
+    base = f"/api/v1/admin/functions/{fn}"
+    good = OUTPUT.format(fn=fn, message="'x'")
+    assert _put(client, admin, fn, good.replace("'x'", "'x\x00'")).status_code == 400
+    assert _put(client, admin, fn, good, reason="why\x00").status_code == 400
+    payload = {"f010": "n\x00"}
+    assert client.post(f"{base}/dry-run", headers=admin, json={"payload": payload}).status_code == 400
+    case = {"name": "n\x00", "payload": {"f010": "a"}, "expect": {"action": "SERVICE"}}
+    assert client.post(f"{base}/tests", headers=admin, json=case).status_code == 400
+    case = {"name": "n", "payload": {"f010": "a"}, "expect": {"action": "S\x00"}}
+    assert client.post(f"{base}/tests", headers=admin, json=case).status_code == 400
