@@ -60,6 +60,9 @@ def save(conn: Connection, ref: FunctionRef, data: Any, actor: dict, origin: str
     function_builder.mark_origin(conn, origin)
     source = data.get("source")
     compiled = compile_source(conn, ref, source)
+    if before is not None and compiled == catalog.version(conn, ref.name, before)["source"]:  # nothing changed
+        function_builder.mark_origin(conn, "")
+        return {"name": ref.name, "version": before, "origin": origin, "unchanged": True, "warnings": []}
     findings = gate_findings(conn, ref, source)
     if findings and not override:
         raise GateRefused(

@@ -220,3 +220,10 @@ def test_nul_characters_are_refused_not_500(client, admin, echo):
     assert client.post(f"{base}/tests", headers=admin, json=case).status_code == 400
     case = {"name": "n", "payload": {"f010": "a"}, "expect": {"action": "S\x00"}}
     assert client.post(f"{base}/tests", headers=admin, json=case).status_code == 400
+
+
+def test_saving_the_live_text_again_stores_no_version(client, admin, echo):
+    _, _, fn = echo
+    again = _put(client, admin, fn, live_source(client, admin, fn), reason="no change")
+    assert again.status_code == 200 and again.get_json()["unchanged"] is True and again.get_json()["version"] == 1
+    assert len(client.get(f"/api/v1/admin/functions/{fn}/versions", headers=admin).get_json()["items"]) == 1
