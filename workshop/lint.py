@@ -178,7 +178,9 @@ def _plpgsql_check_schema(conn: Connection) -> str | None:
         return None
     savepoint = conn.begin_nested()
     try:
-        conn.execute(text("CREATE EXTENSION IF NOT EXISTS plpgsql_check"))
+        # Its own schema: the gateway's search_path would otherwise put 20-odd functions into schema gateway.
+        conn.execute(text("CREATE SCHEMA IF NOT EXISTS plpgsql_check"))
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS plpgsql_check SCHEMA plpgsql_check"))
     except DBAPIError:  # not allowed for this role: our own checks still ran
         savepoint.rollback()
         return None

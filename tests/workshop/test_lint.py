@@ -112,6 +112,16 @@ def test_plpgsql_check_finds_an_unknown_column(app, client, admin, echo):
     findings = refused.get_json()["findings"]
     assert findings[0]["rule"] == "plpgsql_check" and "nosuchcolumn" in findings[0]["message"]
     assert findings[0]["line"] == 9
+    with app.app_context(), db.transaction() as conn:  # created in its own schema, not in the gateway's
+        assert (
+            conn.execute(
+                text(
+                    "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                    "WHERE e.extname = 'plpgsql_check'"
+                )
+            ).scalar()
+            == "plpgsql_check"
+        )
 
 
 def test_without_plpgsql_check_our_own_checks_still_run(app, client, admin, echo):
