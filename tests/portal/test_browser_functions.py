@@ -56,4 +56,19 @@ def test_dba_edits_tries_ships_and_rolls_back(app, client, page, echo_service):
     page.click("[data-test=rollback-1]")
     page.wait_for_selector("text=Rolled back to version 1 as version 3")
     assert "double" not in pay(client, merchant, service["name"], f004="21").get_json()["data"]["echo"]
+
+    # Shadow-replay the doubling draft over the two real payments, then attach a test and run it.
+    page.evaluate("src => window.functionEditor.setValue(src)", draft)
+    page.fill("#last", "5")
+    page.click("[data-test=shadow-run]")
+    page.wait_for_selector("[data-test=shadow-result]")
+    assert "Replayed 2 request(s): 2 answer(s) differ." in page.inner_text("[data-test=shadow-result]")
+    page.click("text=Attach a test")
+    page.fill("#test-name", "asks the service")
+    page.fill("#test-expect", '{"action": "SERVICE", "serviceurl": "/pay"}')
+    page.click("[data-test=add-test]")
+    page.wait_for_selector("[data-test=test-case]")
+    page.click("[data-test=run-tests]")
+    page.wait_for_selector("[data-test=test-summary]")
+    assert page.inner_text("[data-test=test-summary]") == "1 passed, 0 failed"
     _no_js_errors(page)
