@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help run test screenshots lint fmt bench bench-portal assets db migrate seed clean stop-db reset-db
+.PHONY: help run test screenshots lint fmt bench bench-portal assets db migrate seed clean stop-db reset-db psql
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -25,6 +25,7 @@ run: $(STAMP) assets  ## set up, start PostgreSQL if needed, migrate, start gate
 
 test: $(STAMP) assets  ## set up, then the whole test suite against a real PostgreSQL; fails if it changed the tree
 	@scripts/install_chromium.sh
+	@scripts/install_plpgsql_check.sh
 	@before="$$(git status --porcelain 2>/dev/null)"; \
 	$(BIN)/python -m pytest -q -p no:cacheprovider; rc=$$?; \
 	after="$$(git status --porcelain 2>/dev/null)"; \
@@ -55,6 +56,11 @@ bench: $(STAMP)  ## gateway under load beside its ceilings (docs/performance.md)
 
 bench-portal: $(STAMP)  ## portal benchmark alone (dashboard and transaction lists at 1M rows)
 	@$(BIN)/python scripts/bench_portal.py
+
+psql:  ## open psql on the gateway's database as a DBA (DATABASE_URL, else the project-local cluster)
+	@url="$${DATABASE_URL:-$$(scripts/dev_postgres.sh)}"; \
+	psql_bin="$$(command -v psql || ls /usr/lib/postgresql/*/bin/psql | sort -V | tail -n1)"; \
+	exec "$$psql_bin" "$$url"
 
 stop-db:  ## stop the project-local PostgreSQL
 	@scripts/stop_postgres.sh

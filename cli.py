@@ -34,8 +34,11 @@ def _run(fn):
 
 
 def register(app: Flask) -> None:
+    from workshop import commands as workshop_commands
+
     register_worker(app)
     register_demo(app)
+    workshop_commands.register(app)
 
     @app.cli.command("migrate")
     def migrate() -> None:

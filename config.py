@@ -40,6 +40,8 @@ class Config:
     DATABASE_URL = _env("DATABASE_URL", "")
     DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
     DB_STATEMENT_TIMEOUT_MS = _env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
+    # The function editor's lint uses plpgsql_check when the extension is installed; false keeps our own checks.
+    PLPGSQL_CHECK = _env_bool("PLPGSQL_CHECK", True)
     # Public base URL of this gateway, used to build callback URLs handed to providers.
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     JWT_ISSUER = _env("JWT_ISSUER", "mospay-gateway")

@@ -145,7 +145,23 @@ class FunctionVersion(GatewayTable):
     source_md5: Mapped[str]
     origin: Mapped[str]
     author: Mapped[str]
+    reason: Mapped[str | None]
     diff: Mapped[str | None]
+    created_at: Mapped[datetime]
+
+
+class FunctionTest(GatewayTable):
+    """A DBA's test case attached to a route: payload, optional service reply, expected result keys."""
+
+    __tablename__ = "function_tests"
+    id: Mapped[int] = pk()
+    registry_id: Mapped[int] = fk("function_registry.id")
+    fn_name: Mapped[str]
+    name: Mapped[str]
+    payload: Mapped[dict[str, Any]]
+    service_reply: Mapped[dict[str, Any] | None]
+    expect: Mapped[dict[str, Any]]
+    created_by: Mapped[str]
     created_at: Mapped[datetime]
 
 

@@ -91,7 +91,21 @@ def _latest_version(conn: Connection, fn_name: str) -> tuple[int, str | None, st
     return (row[0], row[1], row[2]) if row else (0, None, None)
 
 
-def record_version(conn: Connection, registry_id: int, fn_name: str, source: str, origin: str, author: str) -> int:
+def mark_origin(conn: Connection, origin: str) -> None:
+    """Tell the history event trigger (sql/gateway/70_history.sql) that this transaction's DDL on client functions
+    is the gateway's own and records itself; transaction-local, so it is safe behind PgBouncer."""
+    conn.execute(text("SELECT set_config('mospay.fn_origin', :o, true)"), {"o": origin})
+
+
+def record_version(
+    conn: Connection,
+    registry_id: int,
+    fn_name: str,
+    source: str,
+    origin: str,
+    author: str,
+    reason: str | None = None,
+) -> int:
     """Store a version row with a unified diff against the previous one. Returns the version number."""
     version, _, previous = _latest_version(conn, fn_name)
     diff = "".join(
@@ -105,7 +119,7 @@ def record_version(conn: Connection, registry_id: int, fn_name: str, source: str
     conn.execute(
         text(
             "INSERT INTO gateway.function_versions (registry_id, fn_name, version, source, source_md5, origin, "
-            "author, diff) VALUES (:r, :n, :v, :s, :m, :o, :a, :d)"
+            "author, reason, diff) VALUES (:r, :n, :v, :s, :m, :o, :a, :reason, :d)"
         ),
         {
             "r": registry_id,
@@ -115,6 +129,7 @@ def record_version(conn: Connection, registry_id: int, fn_name: str, source: str
             "m": _md5(source),
             "o": origin,
             "a": author,
+            "reason": reason,
             "d": diff or None,
         },
     )
@@ -122,10 +137,20 @@ def record_version(conn: Connection, registry_id: int, fn_name: str, source: str
 
 
 def was_edited(conn: Connection, fn_name: str) -> bool:
-    """True when the live function differs from the last version we recorded (a DBA changed it in psql)."""
+    """True when the live function differs from the last version we recorded (an edit the history event
+    trigger could not see, e.g. on a cluster where the gateway's role is not a superuser)."""
     live = current_source(conn, fn_name)
     _, md5, _ = _latest_version(conn, fn_name)
     return live is not None and md5 is not None and _md5(live) != md5
+
+
+def is_dba_version(conn: Connection, fn_name: str) -> bool:
+    """True when the latest version came from a person (psql, API, portal, rollback, import), not the templates."""
+    origin = conn.execute(
+        text("SELECT origin FROM gateway.function_versions WHERE fn_name = :n ORDER BY version DESC LIMIT 1"),
+        {"n": fn_name},
+    ).scalar()
+    return origin not in (None, "generated")
 
 
 def generate(conn: Connection, registry_id: int, author: str, *, force: bool = False) -> dict[str, str]:
@@ -145,14 +170,15 @@ def generate(conn: Connection, registry_id: int, author: str, *, force: bool = F
     ).one()
     report: dict[str, str] = {}
     any_edit = False
+    mark_origin(conn, "generated")
     for abi, fn_name in (("request", reg.request_fn), ("response", reg.response_fn), ("callback", reg.callback_fn)):
         live = current_source(conn, fn_name)
         if live is not None and was_edited(conn, fn_name):
-            record_version(conn, registry_id, fn_name, live, "dba_edit", "dba (detected)")
-            if not force:
-                report[fn_name] = "kept_edit"
-                any_edit = True
-                continue
+            record_version(conn, registry_id, fn_name, live, "psql", "unknown (found at regeneration)")
+        if live is not None and not force and is_dba_version(conn, fn_name):
+            report[fn_name] = "kept_edit"
+            any_edit = True
+            continue
         conn.exec_driver_sql(
             render(conn, reg.kind, reg.app_id, reg.service, reg.route, abi, fn_name).replace("%", "%%")
         )
@@ -165,6 +191,7 @@ def generate(conn: Connection, registry_id: int, author: str, *, force: bool = F
             continue
         record_version(conn, registry_id, fn_name, new_source, "generated", author)
         report[fn_name] = "created" if live is None else "updated"
+    mark_origin(conn, "")
     conn.execute(
         text("UPDATE gateway.function_registry SET state = :s, updated_at = now() WHERE id = :id"),
         {"s": "edited" if any_edit else "generated", "id": registry_id},

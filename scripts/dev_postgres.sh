@@ -62,6 +62,7 @@ unix_socket_directories = '${sock//\'/\'\'}'
 port = 5432
 fsync = on
 max_connections = 200
+track_functions = pl
 CONF
 own "$data/mospay_run.conf"
 

@@ -148,6 +148,7 @@ MosPay gateway is running
   M-Pesa adapter  {env["MPESA_SERVICE_URL"]}     Daraja simulator {env["DARAJA_BASE_URL"]}
   router adapter  {env["ROUTER_SERVICE_URL"]}     RouterOS simulator 127.0.0.1:{env["ROUTEROS_SIM_PORT"]}
   echo service    {env["ECHO_SERVICE_URL"]}
+  DBA (psql)      psql "{env["DATABASE_URL"]}"     (or `make psql`; edits are kept as function versions)
 {demo_note}
 Ctrl-C stops everything started here.""",
         flush=True,

@@ -7,6 +7,7 @@
 \ir gateway/50_lookup.sql
 \ir gateway/55_mpesa.sql
 \ir gateway/60_jobs.sql
+\ir gateway/70_history.sql
 \ir billing/10_core.sql
 \ir billing/20_catalogue.sql
 \ir billing/30_periods.sql

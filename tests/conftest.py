@@ -39,7 +39,9 @@ def database_url():
         cache_initialized_db=False,
         initdb=str(PGBIN / "initdb"),
         postgres=str(PGBIN / "postgres"),
-        postgres_args="-h 127.0.0.1 -F -c logging_collector=off -c max_connections=200 -c fsync=off",
+        # track_functions = pl feeds pg_stat_user_functions (the function statistics of the DBA's workshop).
+        postgres_args="-h 127.0.0.1 -F -c logging_collector=off -c max_connections=200 -c fsync=off "
+        "-c track_functions=pl",
     )
     pg = factory()
     try:

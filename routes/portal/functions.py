@@ -1,5 +1,6 @@
 """A client's generated PostgreSQL functions, read-only: what each route calls, its current source
-(pg_get_functiondef) and its stored versions. Editing stays with DBAs in psql."""
+(pg_get_functiondef) and its stored versions; each function links to its page in the workshop editor
+(routes/portal/function_editor.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ def list_functions(app_id: str) -> str:
                         {
                             "abi": abi.removesuffix("_fn"),
                             "name": f"{row['fn_schema']}.{name}",
+                            "fn": name,
                             "source": function_builder.current_source(conn, name),
                         }
                     )

@@ -1,5 +1,5 @@
 -- Monthly usage statements per client, read from pre-aggregates so a month of millions of rows answers in
--- milliseconds. Executed once by Alembic revision 0040.
+-- milliseconds. Executed once by Alembic revision 0050.
 --
 -- 1. gateway.transaction_stats_hourly gains the service in its key: the same triggers keep it exact, with the
 --    same number of upserts per payment as before, and a statement can now say "transactions by service".

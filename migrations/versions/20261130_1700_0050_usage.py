@@ -1,7 +1,7 @@
 """Usage pre-aggregates: transactions by service (hourly stats keyed by service) and API calls per day.
 
-Revision ID: 0040
-Revises: 0004
+Revision ID: 0050
+Revises: 0010
 Create Date: 2026-11-30 17:00
 """
 
@@ -9,12 +9,12 @@ from pathlib import Path
 
 from alembic import op
 
-revision = "0040"
-down_revision = "0004"
+revision = "0050"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
-SQL_FILE = Path(__file__).resolve().parents[2] / "sql" / "schema" / "0040_usage.sql"
+SQL_FILE = Path(__file__).resolve().parents[2] / "sql" / "schema" / "0050_usage.sql"
 
 
 def upgrade() -> None:
