@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import db
-from core.masking import dump_masked, mask_text
+from core.masking import dump_masked, mask_callback_tokens, mask_text
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def register(app: Flask) -> None:
                         "c": g.get("client_id"),
                         "a": g.get("app_id"),
                         "m": request.method,
-                        "p": request.path[:500],
+                        "p": mask_callback_tokens(request.path[:500]),
                         "s": response.status_code,
                         "l": int((time.time() - g.get("started_at", time.time())) * 1000),
                         "r": request.remote_addr,
