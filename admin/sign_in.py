@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from admin import audit, two_factor, users
 from core import db
-from core.errors import AuthError, InvalidField, NotAssigned
 from core.crypto import constant_time_equal
+from core.errors import AuthError, InvalidField, NotAssigned
 from gateway.auth import check_password_length
 
 SIGN_IN_ACTOR = {"id": None, "username": "(api sign-in)"}
