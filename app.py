@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import cli
 import config
 from adapters.http import HttpAdapter, make_session
+from adapters.url_policy import parse_allowlist
 from core import db
 from core.errors import register_error_handlers
 from gateway import api_log
@@ -55,7 +56,10 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     if app.config["DATABASE_URL"]:
         app.extensions["db_engine"] = db.make_engine(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"])
     app.extensions["service_adapter"] = HttpAdapter(
-        make_session(), app.config["INTERNAL_TOKEN"], retries=app.config["SERVICE_RETRIES"]
+        make_session(),
+        app.config["INTERNAL_TOKEN"],
+        retries=app.config["SERVICE_RETRIES"],
+        host_allowlist=parse_allowlist(app.config["SERVICE_HOST_ALLOWLIST"]),
     )
     app.config["RATELIMIT_DEFAULTS"] = app.config["RATELIMIT_DEFAULT"]
     app.config["RATELIMIT_HEADERS_ENABLED"] = True

@@ -56,6 +56,9 @@ class Config:
     # Hold "paid" callbacks until an STK query confirms them (per-service setting confirm_with_query overrides).
     STK_CONFIRM_WITH_QUERY = _env_bool("STK_CONFIRM_WITH_QUERY", ENV == "production")
     CALLBACK_IP_ALLOWLIST = _env("CALLBACK_IP_ALLOWLIST", "")  # comma-separated; empty = off
+    # Hosts service base URLs may point at (names, addresses or CIDR networks, comma-separated); empty = any host
+    # but link-local, metadata and unspecified addresses, which are always refused.
+    SERVICE_HOST_ALLOWLIST = _env("SERVICE_HOST_ALLOWLIST", "")
     TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
     # Webhooks
     WEBHOOK_TIMEOUT_S = _env_int("WEBHOOK_TIMEOUT_S", 10)
