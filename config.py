@@ -37,7 +37,9 @@ class Config:
     ENCRYPTION_KEY = _env("ENCRYPTION_KEY", DEV_ENCRYPTION_KEY)
     # Shared token the gateway sends to its microservices (header X-Internal-Token).
     INTERNAL_TOKEN = _env("INTERNAL_TOKEN", DEV_INTERNAL_TOKEN)
-    DATABASE_URL = _env("DATABASE_URL", "")
+    DATABASE_URL = _env("DATABASE_URL", "")  # the app's role (a member of mospay_gateway, not the owner)
+    # The owner of the schema, for `flask migrate` and `flask app-role` only; empty = DATABASE_URL.
+    MIGRATION_DATABASE_URL = _env("MIGRATION_DATABASE_URL", "")
     DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
     DB_STATEMENT_TIMEOUT_MS = _env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
     # Public base URL of this gateway, used to build callback URLs handed to providers.
