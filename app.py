@@ -17,6 +17,7 @@ import config
 from adapters.http import HttpAdapter, make_session
 from adapters.url_policy import parse_allowlist
 from core import db
+from core.crypto import derive_key
 from core.errors import register_error_handlers
 from gateway import api_log
 from routes import register_blueprints
@@ -42,6 +43,15 @@ class JSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
+def _separate_keys(app: Flask) -> None:
+    """One key per purpose (derived from SECRET_KEY unless configured); Flask's own SECRET_KEY (sessions, CSRF,
+    remember-me) becomes the session key, so the master secret itself signs nothing."""
+    for name, purpose in (("JWT_SECRET_KEY", "jwt"), ("SESSION_SECRET_KEY", "session"), ("HASH_KEY", "hash")):
+        if not app.config.get(name):
+            app.config[name] = derive_key(app.config["SECRET_KEY"], purpose)
+    app.config["SECRET_KEY"] = app.config["SESSION_SECRET_KEY"]
+
+
 def create_app(settings: dict[str, Any] | None = None) -> Flask:
     """Build the gateway. `settings` overrides config.Config (tests pass their database URL here)."""
     app = Flask(__name__)
@@ -49,6 +59,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config.Config.as_dict())
     app.config.update(settings or {})
     config.check_production(app.config)
+    _separate_keys(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     if app.config["TRUSTED_PROXY_COUNT"]:

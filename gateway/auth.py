@@ -36,7 +36,7 @@ def new_api_credentials(app_id: str) -> tuple[str, str]:
 
 
 def hash_api_secret(secret: str) -> str:
-    return keyed_hash(current_app.config["SECRET_KEY"], secret)
+    return keyed_hash(current_app.config["HASH_KEY"], secret)
 
 
 def _basic(request: Request) -> tuple[str, str] | None:
@@ -104,7 +104,7 @@ def issue_token(kind: str, subject: str, version: int, extra: dict | None = None
         "jti": uuid.uuid4().hex,
         **(extra or {}),
     }
-    return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm="HS256"), ttl
+    return jwt.encode(claims, current_app.config["JWT_SECRET_KEY"], algorithm="HS256"), ttl
 
 
 def decode_token(token: str, kind: str) -> dict:
@@ -112,7 +112,7 @@ def decode_token(token: str, kind: str) -> dict:
     try:
         claims = jwt.decode(
             token,
-            current_app.config["SECRET_KEY"],
+            current_app.config["JWT_SECRET_KEY"],
             algorithms=["HS256"],
             issuer=current_app.config["JWT_ISSUER"],
             options={"require": ["exp", "iat", "sub", "typ", "ver"]},

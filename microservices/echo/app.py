@@ -15,12 +15,13 @@ from collections import Counter
 import requests
 from flask import Flask, jsonify, request
 
-from config import Config
+from config import Config, check_microservice_production
 
 
 def create_app(settings: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update({"INTERNAL_TOKEN": Config.INTERNAL_TOKEN, **(settings or {})})
+    check_microservice_production(app.config)
     calls: Counter[str] = Counter()
     lock = threading.Lock()
 

@@ -13,7 +13,7 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.serving import make_server
 
-from config import Config
+from config import Config, check_microservice_production
 from core.crypto import SecretBox, constant_time_equal
 from microservices.mpesa.daraja import DarajaClient
 from microservices.mpesa.errors import MpesaError
@@ -105,6 +105,7 @@ def _register_guards(app: Flask, internal_token: str) -> None:
 def create_app(settings: dict | None = None) -> Flask:
     """Build the adapter; nothing connects until the first request."""
     conf = load_settings(settings)
+    check_microservice_production(conf, ("INTERNAL_TOKEN", "ENCRYPTION_KEY"))
     app = Flask(__name__)
     app.config.update(conf)
     app.json.sort_keys = False  # keep Daraja's field order in pass-through answers

@@ -16,7 +16,7 @@ from flask import Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from config import Config
+from config import Config, check_microservice_production
 from microservices.router.routeros import (
     SERVICE_TYPES,
     RouterCredentials,
@@ -228,6 +228,7 @@ def create_app(settings: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=Config.MAX_CONTENT_LENGTH,
     )
     app.config.update(settings or {})
+    check_microservice_production(app.config)
     install_log_masking()
     app.before_request(_check_token)
     for rule, method, view in ROUTES:
