@@ -7,3 +7,8 @@ BEGIN
         CREATE ROLE mospay_gateway NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
     END IF;
 END $$;
+
+-- Late success callbacks on timed_out payments wait for an STK query (gateway.claim_due_checks): keep finding
+-- them cheap at millions of rows, like transactions_due_checks does for pending ones.
+CREATE INDEX IF NOT EXISTS transactions_late_checks ON gateway.transactions (next_check_at)
+    WHERE state = 'timed_out' AND next_check_at IS NOT NULL;
