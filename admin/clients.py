@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from adapters.url_policy import ServiceHostRefused, check_url
 from admin import audit
 from core import validation as v
 from core.crypto import SecretBox
@@ -19,6 +20,18 @@ CLIENT_COLUMNS = (
     "id, app_id, company_name, email, phone, contact_person, callback_url, status, credential_version, "
     "created_at, updated_at"
 )
+
+
+def _outbound_url(data: dict, key: str, *, required: bool = True) -> str | None:
+    """An http(s) URL the gateway or a microservice will call (webhooks, a custom Daraja base URL): never a
+    link-local, metadata or unspecified address. Raises InvalidField."""
+    url = v.url_field(data, key, required=required)
+    if url:
+        try:
+            check_url(url)
+        except ServiceHostRefused as exc:
+            raise InvalidField(f"{key} refused: {exc}") from exc
+    return url
 
 
 def _box() -> SecretBox:
@@ -62,7 +75,7 @@ def create_client(conn: Connection, data: dict, actor: dict | None) -> dict:
         "email": v.email_field(data, "email"),
         "phone": v.text_field(data, "phone", required=False, max_length=32),
         "contact_person": v.text_field(data, "contact_person", required=False),
-        "callback_url": v.url_field(data, "callback_url", required=False),
+        "callback_url": _outbound_url(data, "callback_url", required=False),
     }
     exists = conn.execute(text("SELECT 1 FROM gateway.clients WHERE app_id = :a"), {"a": app_id}).first()
     if exists:
@@ -91,7 +104,7 @@ def update_client(conn: Connection, app_id: str, data: dict, actor: dict | None)
         ("email", lambda: v.email_field(data, "email")),
         ("phone", lambda: v.text_field(data, "phone", required=False, max_length=32)),
         ("contact_person", lambda: v.text_field(data, "contact_person", required=False)),
-        ("callback_url", lambda: v.url_field(data, "callback_url", required=False)),
+        ("callback_url", lambda: _outbound_url(data, "callback_url", required=False)),
     ):
         if key in data:
             changes[key] = getter()
@@ -202,7 +215,7 @@ def set_mpesa_credentials(conn: Connection, app_id: str, data: dict, actor: dict
         raise InvalidField("transaction_type must be CustomerPayBillOnline (paybill) or CustomerBuyGoodsOnline (till)")
     environment = v.text_field(data, "environment")
     if environment == "custom":
-        creds["base_url"] = v.url_field(data, "base_url")
+        creds["base_url"] = _outbound_url(data, "base_url")
     elif environment in MPESA_ENVIRONMENTS:
         creds["base_url"] = MPESA_ENVIRONMENTS[environment]
     else:

@@ -167,3 +167,26 @@ def test_portal_admin_cannot_change_base_url(app, echo_service):
         token_from=page,
     )
     assert resp.status_code == 400 and "super admin" in resp.get_data(as_text=True)
+
+
+def test_webhook_and_daraja_urls_never_point_at_metadata(app, client):
+    """The same block list guards the other URLs someone else's code will call: merchant webhooks (the worker)
+    and a custom Daraja base URL (the M-Pesa microservice, with the merchant's keys)."""
+    headers = _admin_headers(client, app, "super_admin")
+    body = {"app_id": unique_name("c"), "company_name": "X", "email": "x@example.com"}
+    resp = client.post(
+        "/api/v1/admin/clients", headers=headers, json={**body, "callback_url": "http://169.254.169.254/hook"}
+    )
+    assert resp.status_code == 400 and "callback_url refused" in resp.get_json()["message"]
+    assert client.post("/api/v1/admin/clients", headers=headers, json=body).status_code == 201
+    creds = {
+        "consumer_key": "k" * 10,
+        "consumer_secret": "s" * 10,
+        "shortcode": "174379",
+        "passkey": "p" * 20,
+        "transaction_type": "CustomerPayBillOnline",
+        "environment": "custom",
+        "base_url": "http://[fd00:ec2::254]/",
+    }
+    resp = client.put(f"/api/v1/admin/clients/{body['app_id']}/credentials/mpesa", headers=headers, json=creds)
+    assert resp.status_code == 400 and "base_url refused" in resp.get_json()["message"]
