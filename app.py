@@ -15,7 +15,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 import cli
 import config
 from adapters.http import HttpAdapter, make_session
+from adapters.url_policy import parse_allowlist
 from core import db
+from core.crypto import derive_key
 from core.errors import register_error_handlers
 from gateway import api_log
 from routes import register_blueprints
@@ -48,6 +50,15 @@ def _retry_after_only_when_limited(response: Response) -> Response:
     return response
 
 
+def _separate_keys(app: Flask) -> None:
+    """One key per purpose (derived from SECRET_KEY unless configured); Flask's own SECRET_KEY (sessions, CSRF,
+    remember-me) becomes the session key, so the master secret itself signs nothing."""
+    for name, purpose in (("JWT_SECRET_KEY", "jwt"), ("SESSION_SECRET_KEY", "session"), ("HASH_KEY", "hash")):
+        if not app.config.get(name):
+            app.config[name] = derive_key(app.config["SECRET_KEY"], purpose)
+    app.config["SECRET_KEY"] = app.config["SESSION_SECRET_KEY"]
+
+
 def create_app(settings: dict[str, Any] | None = None) -> Flask:
     """Build the gateway. `settings` overrides config.Config (tests pass their database URL here)."""
     app = Flask(__name__)
@@ -55,6 +66,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config.Config.as_dict())
     app.config.update(settings or {})
     config.check_production(app.config)
+    _separate_keys(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     if app.config["TRUSTED_PROXY_COUNT"]:
@@ -62,7 +74,10 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     if app.config["DATABASE_URL"]:
         app.extensions["db_engine"] = db.make_engine(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"])
     app.extensions["service_adapter"] = HttpAdapter(
-        make_session(), app.config["INTERNAL_TOKEN"], retries=app.config["SERVICE_RETRIES"]
+        make_session(),
+        app.config["INTERNAL_TOKEN"],
+        retries=app.config["SERVICE_RETRIES"],
+        host_allowlist=parse_allowlist(app.config["SERVICE_HOST_ALLOWLIST"]),
     )
     app.config["RATELIMIT_DEFAULTS"] = app.config["RATELIMIT_DEFAULT"]
     app.config["RATELIMIT_HEADERS_ENABLED"] = True

@@ -34,7 +34,7 @@ def process_payment(creds: ClientCredentials, body: Any, log: dict) -> tuple[int
     cfg = current_app.config
     token = new_token()
     data_input = {**pf.values, "callback_url": f"{cfg['PUBLIC_BASE_URL'].rstrip('/')}/api/v1/callbacks/{token}"}
-    payload_hash = keyed_hash(cfg["SECRET_KEY"], json.dumps(pf.values, sort_keys=True))
+    payload_hash = keyed_hash(cfg["HASH_KEY"], json.dumps(pf.values, sort_keys=True))
     log["request_body"] = dump_masked(values, pf.secrets)
     ctx = _ctx(log, res.settings)
     with db.transaction(timeout_ms=cfg["DB_STATEMENT_TIMEOUT_MS"]) as conn:  # R2
@@ -49,7 +49,7 @@ def process_payment(creds: ClientCredentials, body: Any, log: dict) -> tuple[int
                 "hash": payload_hash,
                 "request": db.as_json(pf.masked()),
                 "input": db.as_json(data_input),
-                "token_hash": keyed_hash(cfg["SECRET_KEY"], token),
+                "token_hash": keyed_hash(cfg["HASH_KEY"], token),
                 "amount": pf.amount,
                 "msisdn": pf.msisdn,
                 "account_ref": pf.values.get("f006") or None,

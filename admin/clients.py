@@ -9,6 +9,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
+from adapters.url_policy import ServiceHostRefused, check_url
 from admin import audit
 from core import paging
 from core import validation as v
@@ -21,6 +22,18 @@ from models import Client, ClientCredential, ProviderCredential
 
 # Everything of a client row but its secrets.
 CLIENT_PUBLIC = tuple(c for c in Client.__table__.c if c.name != "webhook_secret_enc")
+
+
+def _outbound_url(data: dict, key: str, *, required: bool = True) -> str | None:
+    """An http(s) URL the gateway or a microservice will call (webhooks, a custom Daraja base URL): never a
+    link-local, metadata or unspecified address. Raises InvalidField."""
+    url = v.url_field(data, key, required=required)
+    if url:
+        try:
+            check_url(url)
+        except ServiceHostRefused as exc:
+            raise InvalidField(f"{key} refused: {exc}") from exc
+    return url
 
 
 def get_client(conn: Connection, app_id: str) -> dict:
@@ -51,7 +64,7 @@ def create_client(conn: Connection, data: dict, actor: Actor | None) -> dict:
         "email": v.email_field(data, "email"),
         "phone": v.text_field(data, "phone", required=False, max_length=32),
         "contact_person": v.text_field(data, "contact_person", required=False),
-        "callback_url": v.url_field(data, "callback_url", required=False),
+        "callback_url": _outbound_url(data, "callback_url", required=False),
     }
     exists = conn.execute(select(Client.id).where(Client.app_id == app_id)).first()
     if exists:
@@ -77,7 +90,7 @@ def update_client(conn: Connection, app_id: str, data: dict, actor: Actor | None
         ("email", lambda: v.email_field(data, "email")),
         ("phone", lambda: v.text_field(data, "phone", required=False, max_length=32)),
         ("contact_person", lambda: v.text_field(data, "contact_person", required=False)),
-        ("callback_url", lambda: v.url_field(data, "callback_url", required=False)),
+        ("callback_url", lambda: _outbound_url(data, "callback_url", required=False)),
     ):
         if key in data:
             changes[key] = getter()
@@ -176,7 +189,7 @@ def set_mpesa_credentials(conn: Connection, app_id: str, data: dict, actor: Acto
         raise InvalidField("transaction_type must be CustomerPayBillOnline (paybill) or CustomerBuyGoodsOnline (till)")
     environment = v.text_field(data, "environment")
     if environment == "custom":
-        creds["base_url"] = v.url_field(data, "base_url")
+        creds["base_url"] = _outbound_url(data, "base_url")
     elif environment in MPESA_ENVIRONMENTS:
         creds["base_url"] = MPESA_ENVIRONMENTS[environment]
     else:

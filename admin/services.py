@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 
+from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from adapters.url_policy import ServiceHostRefused, check_url, parse_allowlist
 from admin import audit
 from admin.clients import get_client
 from core import validation as v
 from core.actor import Actor
-from core.errors import Conflict, InvalidField, NotFound
+from core.errors import Conflict, InvalidField, NotAssigned, NotFound
 from gateway import function_builder
 from gateway.fields import FIELD_NAMES, check_pattern
 
@@ -62,6 +64,17 @@ def _routes(data: dict) -> list[str]:
     return routes
 
 
+def _base_url(data: dict) -> str:
+    """The checked base_url: an http(s) URL whose host is not link-local, metadata or unspecified, and is on
+    SERVICE_HOST_ALLOWLIST when one is set. Raises InvalidField."""
+    url = (v.url_field(data, "base_url") or "").rstrip("/")
+    try:
+        check_url(url, parse_allowlist(current_app.config["SERVICE_HOST_ALLOWLIST"]))
+    except ServiceHostRefused as exc:
+        raise InvalidField(f"base_url refused: {exc}") from exc
+    return url
+
+
 def get_service(conn: Connection, name: str) -> dict:
     """The service with its routes and field rules. Raises NotFound."""
     row = (
@@ -100,7 +113,7 @@ def create_service(conn: Connection, data: dict, actor: Actor | None) -> dict:
         "name": name,
         "display_name": v.text_field(data, "display_name"),
         "kind": kind,
-        "base_url": (v.url_field(data, "base_url") or "").rstrip("/"),
+        "base_url": _base_url(data),
         "timeout_s": v.number_field(data, "timeout_s", default=10, low=0, high=120),
         "settings": json.dumps(settings),
     }
@@ -127,8 +140,11 @@ def update_service(conn: Connection, name: str, data: dict, actor: Actor | None)
     sets: dict = {}
     if "display_name" in data:
         sets["display_name"] = v.text_field(data, "display_name")
-    if "base_url" in data:
-        sets["base_url"] = (v.url_field(data, "base_url") or "").rstrip("/")
+    if "base_url" in data and data["base_url"] != before["base_url"]:
+        # Whoever sets the URL receives the internal token and every assigned merchant's provider keys.
+        if (actor or {}).get("role") not in (None, "super_admin"):
+            raise NotAssigned("only a super admin can change a service's base_url")
+        sets["base_url"] = _base_url(data)
     if "timeout_s" in data:
         sets["timeout_s"] = v.number_field(data, "timeout_s", default=10, low=0, high=120)
     if "active" in data:

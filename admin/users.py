@@ -14,7 +14,7 @@ from core import db
 from core import validation as v
 from core.actor import Actor
 from core.errors import AuthError, Conflict, InvalidField, NotFound
-from gateway.auth import hash_password, verify_password
+from gateway.auth import check_password_length, hash_password, verify_password
 
 ROLES = ("super_admin", "admin", "viewer")
 USER_COLUMNS = (
@@ -38,6 +38,7 @@ def get_user(conn: Connection, user_id: int) -> dict | None:
 def check_password_strength(password: str) -> None:
     if len(password) < 10:
         raise InvalidField("password must be at least 10 characters")
+    check_password_length(password)
 
 
 def create_user(
@@ -70,9 +71,15 @@ def create_user(
     return get_user(conn, user_id) or {}, password
 
 
+def has_second_factor(user: dict) -> bool:
+    return bool(user.get("totp_secret_enc") or user.get("totp_required"))
+
+
 def authenticate(conn: Connection, username: str, password: str) -> dict:
-    """The user for a correct username/password. Counts failures and locks the account after too many.
-    Raises AuthError with a message that does not reveal which part was wrong."""
+    """The user for a correct username/password. Counts failures and locks the account after too many; the
+    count is reset here only for users without a second factor (theirs after the code: login_succeeded).
+    Raises AuthError with a message that does not reveal which part was wrong, InvalidField over 72 bytes."""
+    check_password_length(password)
     row = (
         conn.execute(
             text(f"SELECT {USER_COLUMNS}, password_hash FROM gateway.users WHERE username = :u"),  # noqa: S608
@@ -83,20 +90,27 @@ def authenticate(conn: Connection, username: str, password: str) -> dict:
     )
     now = datetime.now(UTC)
     if row is None:
-        verify_password(password, "$2b$12$" + "x" * 53)  # same cost as a real check
+        verify_password(password, None)  # a real bcrypt check of the same cost: no timing tells who exists
         raise AuthError("invalid username or password")
     if row["locked_until"] and row["locked_until"] > now:
         raise AuthError("account locked after repeated failures; try again later or ask a super admin")
     if not verify_password(password, row["password_hash"]) or not row["active"]:
         _count_failure(row["id"])
         raise AuthError("invalid username or password")
-    conn.execute(
-        text("UPDATE gateway.users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = :i"),
-        {"i": row["id"]},
-    )
     user = dict(row)
     user.pop("password_hash")
+    if not has_second_factor(user):
+        login_succeeded(conn, user["id"])
     return user
+
+
+def login_succeeded(conn: Connection, user_id: int) -> None:
+    """Every factor passed: reset the failure count (one count for password and code, so a right password alone
+    never clears failed codes)."""
+    conn.execute(
+        text("UPDATE gateway.users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = :i"),
+        {"i": user_id},
+    )
 
 
 def _count_failure(user_id: int) -> None:

@@ -7,6 +7,8 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from core.masking import mask_callback_tokens
+
 log = logging.getLogger(__name__)
 
 
@@ -102,6 +104,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         # The single catch-all: log the trace for operators, never show it to the caller.
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, mask_callback_tokens(request.path))
         body = {"status": "500", "message": "Internal error: the gateway logged it; retry later or contact support."}
         return _render(500, body["message"], body)

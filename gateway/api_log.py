@@ -10,7 +10,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import db
-from core.masking import dump_masked, mask_text
+from core.masking import dump_masked, mask_callback_tokens, mask_text
 from models import ApiLog
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def register(app: Flask) -> None:
                         client_id=g.get("client_id"),
                         app_id=g.get("app_id"),
                         method=request.method,
-                        path=request.path[:500],
+                        path=mask_callback_tokens(request.path[:500]),
                         http_status=response.status_code,
                         latency_ms=int((time.time() - g.get("started_at", time.time())) * 1000),
                         remote_addr=request.remote_addr,

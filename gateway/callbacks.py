@@ -34,7 +34,7 @@ def handle(token: str, body: object, source_ip: str | None) -> dict:
             conn,
             "SELECT gateway.apply_callback(:h, CAST(:b AS json), :ip, CAST(:ctx AS jsonb))",
             {
-                "h": keyed_hash(current_app.config["SECRET_KEY"], token),
+                "h": keyed_hash(current_app.config["HASH_KEY"], token),
                 "b": db.as_json(mask_json(body)),
                 "ip": source_ip,
                 "ctx": db.as_json(ctx),

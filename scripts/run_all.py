@@ -97,12 +97,16 @@ def main() -> None:
     env.setdefault("ECHO_SERVICE_URL", f"http://127.0.0.1:{env['ECHO_SERVICE_PORT']}")
     env.setdefault("DARAJA_BASE_URL", f"http://127.0.0.1:{env['DARAJA_SIM_PORT']}")
     env.setdefault("ROUTEROS_SIM_HOST", "127.0.0.1")
-    if not env.get("DATABASE_URL"):
-        env["DATABASE_URL"] = local_database(env)
-        shown = re.sub(r":[^:@/]+@", ":***@", env["DATABASE_URL"])  # the password stays in <cluster>/password
-        print(f"database: project-local PostgreSQL {shown} (stop it with `make stop-db`)", flush=True)
     flask = [PY, "-m", "flask", "--app", "app"]
-    sh([*flask, "migrate"], env)
+    if not env.get("DATABASE_URL"):
+        # The embedded cluster: migrate as its owner, then run everything as the gateway's own role.
+        env["MIGRATION_DATABASE_URL"] = local_database(env)
+        shown = re.sub(r":[^:@/]+@", ":***@", env["MIGRATION_DATABASE_URL"])  # the password stays in <cluster>/password
+        print(f"database: project-local PostgreSQL {shown} (stop it with `make stop-db`)", flush=True)
+        sh([*flask, "migrate"], env)
+        env["DATABASE_URL"] = sh([*flask, "app-role"], env)
+    else:
+        sh([*flask, "migrate"], env)
     admin_args = ["--username", env.get("ADMIN_USERNAME", "admin")]
     if env.get("ADMIN_PASSWORD"):
         admin_args += ["--password", env["ADMIN_PASSWORD"]]

@@ -14,3 +14,5 @@
 \ir billing/40_expiry.sql
 \ir billing/50_drift.sql
 \ir billing/90_grants.sql
+-- privileges of the gateway's role, after every object exists
+\ir grants.sql

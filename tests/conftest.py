@@ -12,6 +12,7 @@ import pytest
 import testing.postgresql
 
 from app import create_app
+from core import db_roles
 from core import schema as schema_setup
 from microservices.echo.app import create_app as create_echo_app
 from tests.reaper import pytest_sessionfinish, pytest_sessionstart  # noqa: F401  (hooks)
@@ -52,15 +53,22 @@ def database_url():
 
 
 @pytest.fixture(scope="session")
+def app_database_url(database_url):
+    """The gateway's own login role (a member of mospay_gateway, not the owner): what the app connects as."""
+    return db_roles.ensure_login_role(database_url, "mospay_app")
+
+
+@pytest.fixture(scope="session")
 def gateway_port() -> int:
     return _free_port()
 
 
 @pytest.fixture(scope="session")
-def app(database_url, gateway_port):
+def app(database_url, app_database_url, gateway_port):
     application = create_app(
         {
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": app_database_url,
+            "MIGRATION_DATABASE_URL": database_url,
             "TESTING": True,
             "ENV": "testing",
             "RATELIMIT_ENABLED": False,

@@ -12,7 +12,7 @@ import requests
 from flask import Flask, jsonify
 from werkzeug.serving import make_server
 
-from config import Config
+from config import Config, check_microservice_production
 from core.crypto import SecretBox
 from microservices import http_face
 from microservices.http_face import json_object
@@ -71,6 +71,7 @@ def _register_routes(app: Flask, client: DarajaClient) -> None:
 def create_app(settings: dict | None = None) -> Flask:
     """Build the adapter; nothing connects until the first request."""
     conf = load_settings(settings)
+    check_microservice_production(conf, ("INTERNAL_TOKEN", "ENCRYPTION_KEY"))
     app = Flask(__name__)
     app.config.update(conf)
     app.json.sort_keys = False  # keep Daraja's field order in pass-through answers

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from config import Config
+from config import Config, check_microservice_production
 from microservices import http_face
 from microservices.http_face import json_object
 from microservices.router.routeros import (
@@ -185,6 +185,7 @@ def create_app(settings: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=Config.MAX_CONTENT_LENGTH,
     )
     app.config.update(settings or {})
+    check_microservice_production(app.config)
     install_log_masking()
     for rule, method, view in ROUTES:
         app.add_url_rule(rule, view_func=view, methods=[method])

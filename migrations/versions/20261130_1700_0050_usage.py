@@ -1,7 +1,7 @@
 """Usage pre-aggregates: transactions by service (hourly stats keyed by service) and API calls per day.
 
 Revision ID: 0050
-Revises: 0010
+Revises: 0040
 Create Date: 2026-11-30 17:00
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0050"
-down_revision = "0010"
+down_revision = "0040"
 branch_labels = None
 depends_on = None
 

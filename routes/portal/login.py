@@ -43,6 +43,7 @@ def _finish(user: dict, next_url: str | None) -> Response:
     login_user(access.PortalUser(user))
     access.start_session()
     with db.transaction() as conn:
+        users.login_succeeded(conn, user["id"])  # all factors passed: only now the failure count resets
         audit.record(conn, {"id": user["id"], "username": user["username"]}, "user.login", user["username"])
     if user["must_change_password"]:
         flash("Welcome. Your password was generated for you: choose your own now.", "warning")

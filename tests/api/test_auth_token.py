@@ -135,7 +135,7 @@ def test_forged_and_expired_tokens(app, client, echo):
     )
     expired = jwt.encode(
         {"sub": merchant.app_id, "typ": "client", "ver": 1, "iat": 1, "exp": 2, "iss": app.config["JWT_ISSUER"]},
-        app.config["SECRET_KEY"],
+        app.config["JWT_SECRET_KEY"],
         algorithm="HS256",
     )
     for token, fragment in ((forged, "invalid token"), (expired, "expired")):
