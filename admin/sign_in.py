@@ -31,7 +31,7 @@ def verify(username: str, password: str, otp: object) -> dict:
             ok = two_factor.verify(conn, user["id"], two_factor.decrypt(user["totp_secret_enc"]), str(otp))
             locked = False
             if not ok:
-                locked = two_factor.record_failure(conn, user["id"])
+                locked = users.count_failure(conn, user["id"])
                 audit.record(conn, SIGN_IN_ACTOR, "user.login_failed", user["username"], after={"step": "totp"})
         if not ok:
             raise AuthError(LOCKED if locked else "that code is not valid now (or was already used)")

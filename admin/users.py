@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from admin import audit
@@ -15,23 +15,15 @@ from core import validation as v
 from core.actor import Actor
 from core.errors import AuthError, Conflict, InvalidField, NotFound
 from gateway.auth import check_password_length, hash_password, verify_password
+from models import User
 
 ROLES = ("super_admin", "admin", "viewer")
-USER_COLUMNS = (
-    "id, username, role, active, must_change_password, totp_required, totp_secret_enc, failed_logins, "
-    "locked_until, token_version, last_login_at, created_at"
-)
+# Everything of a user row but the password hash (read only where a password is checked).
+USER_PUBLIC = tuple(c for c in User.__table__.c if c.name != "password_hash")
 
 
 def get_user(conn: Connection, user_id: int) -> dict | None:
-    row = (
-        conn.execute(
-            text(f"SELECT {USER_COLUMNS} FROM gateway.users WHERE id = :i"),  # noqa: S608
-            {"i": user_id},
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(select(*USER_PUBLIC).where(User.id == user_id)).mappings().first()
     return dict(row) if row else None
 
 
@@ -58,14 +50,17 @@ def create_user(
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     check_password_strength(password)
-    if conn.execute(text("SELECT 1 FROM gateway.users WHERE username = :u"), {"u": username}).first():
+    if conn.execute(select(User.id).where(User.username == username)).first():
         raise Conflict(f"user {username!r} exists")
     user_id = conn.execute(
-        text(
-            "INSERT INTO gateway.users (username, password_hash, role, must_change_password) "
-            "VALUES (:u, :p, :r, :m) RETURNING id"
-        ),
-        {"u": username, "p": hash_password(password), "r": role, "m": generated or must_change},
+        insert(User)
+        .values(
+            username=username,
+            password_hash=hash_password(password),
+            role=role,
+            must_change_password=generated or must_change,
+        )
+        .returning(User.id)
     ).scalar_one()
     audit.record(conn, actor, "user.create", username, after={"role": role})
     return get_user(conn, user_id) or {}, password
@@ -80,14 +75,7 @@ def authenticate(conn: Connection, username: str, password: str) -> dict:
     count is reset here only for users without a second factor (theirs after the code: login_succeeded).
     Raises AuthError with a message that does not reveal which part was wrong, InvalidField over 72 bytes."""
     check_password_length(password)
-    row = (
-        conn.execute(
-            text(f"SELECT {USER_COLUMNS}, password_hash FROM gateway.users WHERE username = :u"),  # noqa: S608
-            {"u": username},
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(select(*USER_PUBLIC, User.password_hash).where(User.username == username)).mappings().first()
     now = datetime.now(UTC)
     if row is None:
         verify_password(password, None)  # a real bcrypt check of the same cost: no timing tells who exists
@@ -108,36 +96,44 @@ def login_succeeded(conn: Connection, user_id: int) -> None:
     """Every factor passed: reset the failure count (one count for password and code, so a right password alone
     never clears failed codes)."""
     conn.execute(
-        text("UPDATE gateway.users SET failed_logins = 0, locked_until = NULL, last_login_at = now() WHERE id = :i"),
-        {"i": user_id},
+        update(User).where(User.id == user_id).values(failed_logins=0, locked_until=None, last_login_at=func.now())
     )
 
 
 def _count_failure(user_id: int) -> None:
     # Its own transaction: the caller's is rolled back by the AuthError, and the count must stick.
     with db.transaction() as conn:
-        conn.execute(
-            text(
-                "UPDATE gateway.users SET failed_logins = CASE WHEN failed_logins + 1 >= :max THEN 0 "
-                "ELSE failed_logins + 1 END, locked_until = CASE WHEN failed_logins + 1 >= :max "
-                "THEN now() + make_interval(secs => :lock) ELSE locked_until END WHERE id = :i"
-            ),
-            {
-                "max": current_app.config["LOGIN_MAX_FAILURES"],
-                "lock": current_app.config["LOGIN_LOCKOUT_SECONDS"],
-                "i": user_id,
-            },
+        count_failure(conn, user_id)
+
+
+def count_failure(conn: Connection, user_id: int) -> bool:
+    """One more failed sign-in step (password or code: one count for both); at the limit the account locks for
+    LOGIN_LOCKOUT_SECONDS and the count starts again. Returns True when the account is now locked."""
+    limit_reached = User.failed_logins + 1 >= current_app.config["LOGIN_MAX_FAILURES"]
+    lockout = timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])
+    locked_until = conn.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(
+            failed_logins=case((limit_reached, 0), else_=User.failed_logins + 1),
+            locked_until=case((limit_reached, func.now() + lockout), else_=User.locked_until),
         )
+        .returning(User.locked_until)
+    ).scalar()
+    return bool(locked_until and locked_until > datetime.now(UTC))
 
 
 def set_password(conn: Connection, user_id: int, password: str, actor: Actor | None) -> None:
     check_password_strength(password)
     updated = conn.execute(
-        text(
-            "UPDATE gateway.users SET password_hash = :p, must_change_password = false, "
-            "token_version = token_version + 1, updated_at = now() WHERE id = :i"
-        ),
-        {"p": hash_password(password), "i": user_id},
+        update(User)
+        .where(User.id == user_id)
+        .values(
+            password_hash=hash_password(password),
+            must_change_password=False,
+            token_version=User.token_version + 1,
+            updated_at=func.now(),
+        )
     ).rowcount
     if not updated:
         raise NotFound("no such user")
@@ -145,11 +141,8 @@ def set_password(conn: Connection, user_id: int, password: str, actor: Actor | N
 
 
 def any_super_admin(conn: Connection) -> bool:
-    return bool(conn.execute(text("SELECT 1 FROM gateway.users WHERE role = 'super_admin' AND active")).first())
+    return bool(conn.execute(select(User.id).where(User.role == "super_admin", User.active)).first())
 
 
 def list_users(conn: Connection) -> list[dict]:
-    return [
-        dict(r)
-        for r in conn.execute(text(f"SELECT {USER_COLUMNS} FROM gateway.users ORDER BY username")).mappings().all()
-    ]  # noqa: S608
+    return [dict(r) for r in conn.execute(select(*USER_PUBLIC).order_by(User.username)).mappings()]

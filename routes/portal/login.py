@@ -109,7 +109,7 @@ def verify_code() -> Response | tuple[str, int] | str:
         with db.transaction() as conn:
             ok = two_factor.verify(conn, user["id"], two_factor.decrypt(user["totp_secret_enc"]), form.code.data)
             if not ok:
-                locked = two_factor.record_failure(conn, user["id"])
+                locked = users.count_failure(conn, user["id"])
                 audit.record(conn, SIGN_IN_ACTOR, "user.login_failed", user["username"], after={"step": "totp"})
         if ok:
             return _finish(user, session.get(PENDING_KEY, {}).get("next"))
