@@ -94,6 +94,13 @@ def transaction(eng: Engine | None = None, timeout_ms: int | None = None) -> Ite
             yield conn
     except DBAPIError as exc:
         raise translate(exc) from exc
+    except ValueError as exc:
+        # psycopg2 refuses NUL in a bound string before sending it (a header, path or field from the caller).
+        if "NUL (0x00)" not in str(exc):
+            raise
+        raise errors.InvalidField(
+            "the request holds a NUL character (\\x00) in a header, the URL or a field: remove it"
+        ) from exc
 
 
 def call_json(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Any:
