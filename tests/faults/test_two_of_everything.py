@@ -122,3 +122,94 @@ def _run(fapp, gateways, provider, receiver, echo_proc) -> None:
     calls = {uid: requests.get(f"{echo_proc.url}/calls/{uid}", timeout=5).json()["calls"] for uid in job_ids}
     assert calls == dict.fromkeys(job_ids, 1)  # each job ran once
     assert all(provider.calls[f] == 1 for f in all_f010s)
+
+
+def test_two_gateways_two_workers_mpesa_reconciliation_and_double_callbacks(fapp, pg, receiver):
+    """M-Pesa through the Daraja simulator: payments whose callback never comes are settled by the racing
+    workers' STK queries once; payments whose callback Daraja sends twice are applied once."""
+    from admin.clients import set_mpesa_credentials
+    from admin.services import create_service
+    from core import db
+    from microservices.mpesa.app import create_app as create_mpesa_app
+    from simulators.daraja import RunningSimulator
+    from tests.conftest import unique_name
+    from tests.factories import ACTOR
+    from tests.flows.conftest import SIM_SETTINGS, mpesa_credentials
+    from tests.servers import LiveServer
+
+    sim = RunningSimulator(SIM_SETTINGS)
+    mpesa = LiveServer(
+        create_mpesa_app(
+            {
+                "DATABASE_URL": pg.url,
+                "INTERNAL_TOKEN": fapp.config["INTERNAL_TOKEN"],
+                "ENCRYPTION_KEY": fapp.config["ENCRYPTION_KEY"],
+            }
+        )
+    ).start()
+    quick = {"STK_QUERY_AFTER_SECONDS": "0", "RECONCILE_INTERVAL_S": "1"}
+    gateways = [harness.gateway(pg.url, workers=2, **quick).start() for _ in range(2)]
+    workers = [harness.worker(pg.url, WORKER_POLL_S="1", **quick).start() for _ in range(2)]
+    try:
+        merchant = make_client(fapp, callback_url=receiver.url)
+        with fapp.app_context(), db.transaction() as conn:
+            svc = create_service(
+                conn,
+                {
+                    "name": unique_name("m"),
+                    "display_name": "M-Pesa",
+                    "kind": "mpesa_stk",
+                    "base_url": mpesa.url,
+                    "routes": ["stkpush", "query"],
+                    "timeout_s": 10,
+                },
+                ACTOR,
+            )
+            set_mpesa_credentials(conn, merchant.app_id, mpesa_credentials(sim.base_url), ACTOR)
+        assign(fapp, merchant.app_id, svc["name"])
+        phones = ["0700000007"] * 5 + ["0700000005"] * 5  # no callback at all / the callback twice
+        bodies = [merchant.fields(svc["name"], "stkpush", f004="10", f005=p) for p in phones]
+
+        def pay(i_body):
+            i, body = i_body
+            url = gateways[i % 2].url
+            return requests.post(f"{url}/api/v1/payment/process", json=body, headers=merchant.headers(), timeout=20)
+
+        with ThreadPoolExecutor(5) as pool:
+            answers = list(pool.map(pay, enumerate(bodies)))
+        assert [a.status_code for a in answers] == [202] * len(bodies), [a.text for a in answers]
+        f010s = [b["f010"] for b in bodies]
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            left = rows(
+                fapp,
+                "SELECT count(*) AS n FROM gateway.transactions WHERE f010 = ANY(:f) AND state = 'pending'",
+                f=f010s,
+            )[0]["n"]
+            if left == 0 and sum(receiver.by_txn[f] for f in f010s) >= len(f010s):
+                break
+            time.sleep(0.3)
+        time.sleep(2.0)  # the second Daraja callback and any duplicate work would land by now
+        txns = rows(
+            fapp,
+            "SELECT f010, state, result->'data'->>'settled_by' AS settled_by FROM gateway.transactions "
+            "WHERE f010 = ANY(:f)",
+            f=f010s,
+        )
+        assert {t["f010"]: t["state"] for t in txns} == dict.fromkeys(f010s, "completed")
+        events = rows(
+            fapp,
+            "SELECT t.f010, count(*) AS n FROM gateway.transaction_events e JOIN gateway.transactions t "
+            "ON t.id = e.transaction_id WHERE t.f010 = ANY(:f) AND e.to_state = 'completed' GROUP BY 1",
+            f=f010s,
+        )
+        assert {e["f010"]: e["n"] for e in events} == dict.fromkeys(f010s, 1)
+        assert {f: receiver.by_txn[f] for f in f010s} == dict.fromkeys(f010s, 1)
+        pushes = requests.get(f"{sim.base_url}/simulator/requests", timeout=5).json()["requests"]
+        stk_pushes = [p for p in pushes if p["path"] == "/mpesa/stkpush/v1/processrequest"]
+        assert len(stk_pushes) == len(bodies)  # one prompt per payment: nobody pushed twice
+    finally:
+        for proc in [*workers, *gateways]:
+            proc.stop()
+        mpesa.stop()
+        sim.stop()
