@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +29,19 @@ def pipe(name: str, proc: subprocess.Popen) -> None:
     for line in proc.stdout:  # type: ignore[union-attr]
         sys.stdout.write(f"[{name}] {line}")
         sys.stdout.flush()
+
+
+def wait_until_up(url: str, proc: subprocess.Popen, timeout_s: float = 60.0) -> None:
+    """Announce "running" only once the gateway answers: on a busy machine gunicorn needs more than a moment."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - our own loopback URL
+                return
+        except urllib.error.HTTPError:
+            return  # it answers (503 while the database warms up is still an answer)
+        except OSError:
+            time.sleep(0.2)
 
 
 def main() -> None:
@@ -83,7 +98,7 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    time.sleep(2)
+    wait_until_up(f"http://127.0.0.1:{port}/healthz", children["gateway"])
     print(
         f"""
 MosPay gateway is running

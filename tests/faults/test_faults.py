@@ -39,8 +39,9 @@ def _settle_recoverable(app) -> None:
     app.test_cli_runner().invoke(args=["worker", "--once"])
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def gateway(pg):
+    """One gunicorn for the whole module: it must live through every fault below without a restart."""
     proc = harness.gateway(pg.url, workers=2).start()
     yield proc
     proc.stop()

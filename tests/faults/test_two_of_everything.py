@@ -8,6 +8,7 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import requests
 
 from tests.factories import assign, make_client, make_service
@@ -17,14 +18,25 @@ from tests.faults.conftest import rows
 N_CALLBACK, N_EXPIRE, N_JOBS = 16, 8, 16
 
 
-def test_two_gateways_two_workers_process_everything_once(fapp, pg, provider, receiver, echo_proc):
-    gateways = [harness.gateway(pg.url, workers=2).start() for _ in range(2)]
-    workers = [harness.worker(pg.url, WORKER_POLL_S="1").start() for _ in range(2)]
+QUICK = {"STK_QUERY_AFTER_SECONDS": "0", "RECONCILE_INTERVAL_S": "1", "WORKER_POLL_S": "1"}
+
+
+@pytest.fixture(scope="module")
+def two_of_everything(pg):
+    """Two gunicorn gateways (2 workers each) and two `flask worker` loops on one database."""
+    gateways = [harness.gateway(pg.url, workers=2, **QUICK) for _ in range(2)]
+    workers = [harness.worker(pg.url, **QUICK) for _ in range(2)]
     try:
-        _run(fapp, gateways, provider, receiver, echo_proc)
+        for proc in [*gateways, *workers]:
+            proc.start()
+        yield gateways
     finally:
         for proc in [*workers, *gateways]:
             proc.stop()
+
+
+def test_two_gateways_two_workers_process_everything_once(fapp, two_of_everything, provider, receiver, echo_proc):
+    _run(fapp, two_of_everything, provider, receiver, echo_proc)
 
 
 def _run(fapp, gateways, provider, receiver, echo_proc) -> None:
@@ -124,7 +136,7 @@ def _run(fapp, gateways, provider, receiver, echo_proc) -> None:
     assert all(provider.calls[f] == 1 for f in all_f010s)
 
 
-def test_two_gateways_two_workers_mpesa_reconciliation_and_double_callbacks(fapp, pg, receiver):
+def test_two_gateways_two_workers_mpesa_reconciliation_and_double_callbacks(fapp, pg, two_of_everything, receiver):
     """M-Pesa through the Daraja simulator: payments whose callback never comes are settled by the racing
     workers' STK queries once; payments whose callback Daraja sends twice are applied once."""
     from admin.clients import set_mpesa_credentials
@@ -147,9 +159,7 @@ def test_two_gateways_two_workers_mpesa_reconciliation_and_double_callbacks(fapp
             }
         )
     ).start()
-    quick = {"STK_QUERY_AFTER_SECONDS": "0", "RECONCILE_INTERVAL_S": "1"}
-    gateways = [harness.gateway(pg.url, workers=2, **quick).start() for _ in range(2)]
-    workers = [harness.worker(pg.url, WORKER_POLL_S="1", **quick).start() for _ in range(2)]
+    gateways = two_of_everything
     try:
         merchant = make_client(fapp, callback_url=receiver.url)
         with fapp.app_context(), db.transaction() as conn:
@@ -209,7 +219,5 @@ def test_two_gateways_two_workers_mpesa_reconciliation_and_double_callbacks(fapp
         stk_pushes = [p for p in pushes if p["path"] == "/mpesa/stkpush/v1/processrequest"]
         assert len(stk_pushes) == len(bodies)  # one prompt per payment: nobody pushed twice
     finally:
-        for proc in [*workers, *gateways]:
-            proc.stop()
         mpesa.stop()
         sim.stop()
