@@ -55,6 +55,8 @@ class PendingProvider:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.callback_urls: dict[str, str] = {}
+        self.idempotency_keys: dict[str, list[str]] = {}
+        self.delay_s = 0.0
         self.lock = threading.Lock()
         app = Flask("pending-provider")
 
@@ -65,6 +67,9 @@ class PendingProvider:
             with self.lock:
                 self.calls[unique_id] += 1
                 self.callback_urls[unique_id] = (payload.get("data") or {}).get("callback_url", "")
+                self.idempotency_keys.setdefault(unique_id, []).append(request.headers.get("Idempotency-Key", ""))
+            if self.delay_s:
+                threading.Event().wait(self.delay_s)
             return jsonify(
                 {"action": "PENDING", "message": "accepted; will call back", "reference": f"ref-{unique_id}"}
             )

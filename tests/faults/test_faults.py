@@ -4,6 +4,7 @@ transaction in a final or recoverable state, the worker settles the recoverable 
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -217,3 +218,41 @@ def test_worker_killed_mid_webhook(fapp, pg, gateway, provider, receiver):
     time.sleep(3.2)  # the killed worker's POST may still land: webhooks are at-least-once, same X-Webhook-Id
     assert receiver.by_txn[f010] in (1, 2)
     assert len([k for k in receiver.by_webhook if k]) == 1
+
+
+def test_worker_killed_mid_service_job(fapp, pg, provider):
+    """A router-style job whose worker dies inside the call runs again after its lease, with the same
+    Idempotency-Key, so the service can tell a re-run from a new order (router actions set a state, so a
+    re-run changes nothing)."""
+    merchant = make_client(fapp)
+    service = make_service(fapp, provider.url)
+    assign(fapp, merchant.app_id, service["name"])
+    uid = f"job-{merchant.app_id}"
+    spec = {"servicename": service["name"], "serviceurl": "/enable", "servicepayload": {"unique_id": uid}}
+    [job] = rows(
+        fapp,
+        "SELECT gateway.enqueue_service_job(:c, CAST(:s AS jsonb), :d) AS id",
+        c=merchant.id,
+        s=json.dumps(spec),
+        d=uid,
+    )
+    provider.delay_s = 3.0
+    proc = harness.worker(pg.url).start()
+    try:
+        deadline = time.monotonic() + 10
+        while provider.calls[uid] == 0:
+            assert time.monotonic() < deadline, "the worker never called the service"
+            time.sleep(0.05)
+        proc.kill9()
+    finally:
+        proc.stop()
+        provider.delay_s = 0.0
+    [outbox] = rows(fapp, "SELECT status, attempts FROM gateway.outbox WHERE id = :i", i=job["id"])
+    assert (outbox["status"], outbox["attempts"]) == ("pending", 1)  # leased, not lost, not marked done
+    rows(fapp, "UPDATE gateway.outbox SET next_attempt_at = now() WHERE id = :i RETURNING id", i=job["id"])
+    for _ in range(2):
+        fapp.test_cli_runner().invoke(args=["worker", "--once"])
+    [outbox] = rows(fapp, "SELECT status, attempts FROM gateway.outbox WHERE id = :i", i=job["id"])
+    assert (outbox["status"], outbox["attempts"]) == ("delivered", 2)
+    keys = provider.idempotency_keys[uid]
+    assert len(keys) == 2 and keys[0] == keys[1] == f"job-{job['id']}"
