@@ -13,6 +13,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+pytestmark = pytest.mark.timeout(300)  # ~1,000 requests in one test function; a loaded machine needs headroom
 schema = schemathesis.pytest.from_fixture("api_schema")
 SENT: list[tuple[str, str, int, float]] = []
 
