@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,6 +14,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core import errors
+
+log = logging.getLogger(__name__)
 
 # Custom SQLSTATEs raised by sql/ (RAISE ... USING ERRCODE = 'MP404'): the last three digits are the HTTP status.
 _CUSTOM_PREFIX = "MP"
@@ -28,6 +31,8 @@ _SQLSTATE_ERRORS: dict[str, type[errors.GatewayError]] = {
     "22003": errors.InvalidField,  # numeric_value_out_of_range
     "57014": errors.UpstreamTimeout,  # query_canceled (statement_timeout)
 }
+# untranslatable_character (\u0000 in jsonb/text), character_not_in_repertoire
+_UNSTORABLE_TEXT = frozenset({"22P05", "22021"})
 
 
 def make_engine(url: str, pool_size: int = 10) -> Engine:
@@ -40,7 +45,8 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"options": "-c search_path=gateway,public", "connect_timeout": 5},
+        # connect_timeout 2 s (libpq's minimum): an unreachable database answers 503 quickly, never a hang.
+        connect_args={"options": "-c search_path=gateway,public", "connect_timeout": 2},
         json_serializer=as_json,  # json/jsonb columns written through models.py take dates and decimals too
     )
 
@@ -68,7 +74,15 @@ def translate(exc: DBAPIError) -> errors.GatewayError:
         return cls(message, hint=hint)
     if isinstance(exc, OperationalError) or code is None or code.startswith("08"):
         return errors.DatabaseUnavailable("database unavailable; retry in a few seconds")
-    return errors.GatewayError(f"database error: {message}", http_status=500)
+    if code in _UNSTORABLE_TEXT:
+        return errors.InvalidField(
+            "the request holds text the database cannot store (U+0000 or an invalid character): remove it"
+        )
+    # Never echo the database's own message to the caller: it can name tables, columns and values.
+    log.error("unmapped database error %s: %s", code, message)
+    return errors.GatewayError(
+        "Internal error: the gateway logged it; retry later or contact support.", http_status=500
+    )
 
 
 @contextmanager
@@ -82,6 +96,13 @@ def transaction(eng: Engine | None = None, timeout_ms: int | None = None) -> Ite
             yield conn
     except DBAPIError as exc:
         raise translate(exc) from exc
+    except ValueError as exc:
+        # psycopg2 refuses NUL in a bound string before sending it (a header, path or field from the caller).
+        if "NUL (0x00)" not in str(exc):
+            raise
+        raise errors.InvalidField(
+            "the request holds a NUL character (\\x00) in a header, the URL or a field: remove it"
+        ) from exc
 
 
 def call_json(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Any:

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 from flask import Flask, Response, g, request
 from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from core import db
-from core.masking import dump_masked, mask_callback_tokens, mask_text
+from core.json_input import fingerprint
+from core.masking import dump_masked, mask_callback_tokens
 from models import ApiLog
 
 log = logging.getLogger(__name__)
 
 
 def _request_body() -> str | None:
-    if not request.content_length:
+    # Only a body that routes.request_body parsed and checked is stored (masked); any other body, such as
+    # text/plain or malformed JSON that may carry f007/f008, is kept as its size and hash, never as text.
+    if "json_body" in g:
+        return dump_masked(g.json_body)
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return json.dumps({"unparsed_body": {"bytes": request.content_length}})
+    if not raw:
         return None
-    data = request.get_json(silent=True)
-    if data is None:
-        return mask_text(request.get_data(as_text=True)[:500], limit=500)
-    return dump_masked(data)
+    return json.dumps(fingerprint(raw), separators=(",", ":"))
 
 
 def _response_body(response: Response) -> str | None:

@@ -1,7 +1,8 @@
-"""The OpenAPI 3 document of the client API (served at /api/v1/openapi.json)."""
+"""The OpenAPI 3 document of the client and admin APIs (served at /api/v1/openapi.json)."""
 
 from __future__ import annotations
 
+from gateway import openapi_admin
 from gateway.fields import MAX_FIELD_LENGTH
 
 F_FIELDS = {
@@ -60,7 +61,7 @@ def document() -> dict:
         "info": {
             "title": "MosPay-style payment gateway",
             "version": "1.0.0",
-            "description": "Client API. Every error is {status, message} with the same HTTP status.",
+            "description": "Client and admin APIs. Every error is {status, message} with the same HTTP status.",
         },
         "servers": [{"url": "/"}],
         "components": {
@@ -68,6 +69,7 @@ def document() -> dict:
                 "basicAppId": {"type": "http", "scheme": "basic", "description": "api_username:api_secret"},
                 "appId": {"type": "apiKey", "in": "header", "name": "App-ID"},
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                **openapi_admin.SECURITY_SCHEMES,
             },
             "schemas": {
                 "Error": {
@@ -194,5 +196,6 @@ def document() -> dict:
                     "responses": {"200": {"description": "up"}, "503": {"description": "down"}},
                 }
             },
+            **openapi_admin.paths(),
         },
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.factories import echo_setup, make_admin
-from tests.portal.conftest import SCREENSHOTS
+from tests.portal.conftest import screenshot
 from tests.portal.test_browser import _no_js_errors, _sign_in
 from tests.workshop.conftest import pay
 
@@ -44,8 +44,7 @@ def test_dba_edits_tries_ships_and_rolls_back(app, client, page, echo_service):
     page.click("[data-test=dry-run]")
     page.wait_for_selector("[data-test=dry-run-result]")
     assert '"double": "42"' in page.inner_text("[data-test=dry-call_spec]")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "function-editor.png"), full_page=True)
+    screenshot(page, "function-editor.png", full_page=True)
     page.fill("#reason", "send the doubled amount too")
     page.click("[data-test=save-function]")
     page.wait_for_selector("text=Saved version 2")
