@@ -140,6 +140,18 @@ def set_password(conn: Connection, user_id: int, password: str, actor: Actor | N
     audit.record(conn, actor, "user.set_password", str(user_id))
 
 
+def change_own_password(conn: Connection, user_id: int, current: str, new: str, actor: Actor) -> dict:
+    """A signed-in user's own change: the current password is asked again and the new one must differ.
+    Returns the fresh row (token_version moved on, so other sessions end). Raises InvalidField."""
+    current_hash = conn.execute(select(User.password_hash).where(User.id == user_id)).scalar_one()
+    if not verify_password(current, current_hash):
+        raise InvalidField("current_password is not your current password")
+    if new == current:
+        raise InvalidField("new_password must differ from the current one")
+    set_password(conn, user_id, new, actor)
+    return get_user(conn, user_id) or {}
+
+
 def any_super_admin(conn: Connection) -> bool:
     return bool(conn.execute(select(User.id).where(User.role == "super_admin", User.active)).first())
 

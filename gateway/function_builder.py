@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg2 import sql
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from core import errors
 from core.names import NAME_HELP, is_name
+from models import FunctionVersion
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "sql" / "templates"
 FN_SCHEMA = "clientfn"
@@ -211,3 +212,14 @@ def revoke_statement(fn_name: str, abi: str) -> sql.Composed:
     return sql.SQL("REVOKE ALL ON FUNCTION {}" + _SIGNATURES[abi] + " FROM PUBLIC").format(
         sql.Identifier(FN_SCHEMA, fn_name)
     )
+
+
+def versions(conn: Connection, registry_id: int) -> list[dict]:
+    """Every stored version of a registry row's functions, newest first per function (without the sources)."""
+    v = FunctionVersion
+    query = (
+        select(v.fn_name, v.version, v.origin, v.author, v.created_at)
+        .where(v.registry_id == registry_id)
+        .order_by(v.fn_name, v.version.desc())
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from flask import render_template
-from sqlalchemy import text
 
 from admin import clients, services
 from core import db
@@ -35,14 +34,5 @@ def list_functions(app_id: str) -> str:
                             "source": function_builder.current_source(conn, name),
                         }
                     )
-            row["versions"] = [
-                dict(v)
-                for v in conn.execute(
-                    text(
-                        "SELECT fn_name, version, origin, author, created_at FROM gateway.function_versions "
-                        "WHERE registry_id = :r ORDER BY fn_name, version DESC"
-                    ),
-                    {"r": row["id"]},
-                ).mappings()
-            ]
+            row["versions"] = function_builder.versions(conn, row["id"])
     return render_template("portal/functions/list.html", client=client, rows=rows)
