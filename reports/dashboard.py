@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Text, cast, func, select
+from sqlalchemy import BigInteger, Select, Text, cast, func, select
 from sqlalchemy.engine import Connection
 
 from models import ApiLog, Client, Service, Transaction, TransactionStatsHourly
@@ -123,19 +123,16 @@ def per_hour(conn: Connection, hours: int = 24) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+def _newest(*columns) -> Select:
+    """The dashboard's transaction lists: id, client, f010, status and amount, plus `columns`."""
+    transaction_id = cast(Transaction.public_id, Text).label("transaction_id")
+    summary = (transaction_id, Client.app_id, Transaction.f010, Transaction.state.label("status"), Transaction.amount)
+    return select(*summary, *columns).join(Client, Client.id == Transaction.client_id)
+
+
 def recent_transactions(conn: Connection, limit: int = 10) -> list[dict]:
     query = (
-        select(
-            cast(Transaction.public_id, Text).label("transaction_id"),
-            Client.app_id,
-            Transaction.service,
-            Transaction.route,
-            Transaction.f010,
-            Transaction.state.label("status"),
-            Transaction.amount,
-            Transaction.created_at,
-        )
-        .join(Client, Client.id == Transaction.client_id)
+        _newest(Transaction.service, Transaction.route, Transaction.created_at)
         .order_by(Transaction.created_at.desc())
         .limit(limit)
     )
@@ -169,16 +166,7 @@ def review_reasons(flags: dict | None) -> list[str]:
 def needs_review(conn: Connection, limit: int = 10) -> list[dict]:
     """Newest transactions flagged needs_review (partial index transactions_needs_review)."""
     query = (
-        select(
-            cast(Transaction.public_id, Text).label("transaction_id"),
-            Client.app_id,
-            Transaction.f010,
-            Transaction.state.label("status"),
-            Transaction.amount,
-            Transaction.flags,
-            Transaction.updated_at,
-        )
-        .join(Client, Client.id == Transaction.client_id)
+        _newest(Transaction.flags, Transaction.updated_at)
         .where(Transaction.flags.has_key("needs_review"))  # the partial index transactions_needs_review
         .order_by(Transaction.updated_at.desc())
         .limit(limit)
