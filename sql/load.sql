@@ -12,4 +12,5 @@
 \ir billing/30_periods.sql
 \ir billing/40_expiry.sql
 \ir billing/50_drift.sql
+\ir billing/60_operations.sql
 \ir billing/90_grants.sql

@@ -13,8 +13,9 @@ import requests
 from librouteros.query import Key
 
 from admin import services
+from billing import catalogue
 from core import db
-from tests.billing.conftest import SUBSCRIBER_PASSWORD, rows, sql
+from tests.billing.conftest import SUBSCRIBER_PASSWORD, plan, rows, sql
 from tests.factories import ACTOR
 from tests.routeros_fixtures import api_connect
 
@@ -221,3 +222,25 @@ def test_an_unconfirmed_callback_buys_nothing_until_the_status_query_confirms(ap
     assert period["transaction_id"] == txn["id"] and period["provisioning"] == "done"
     [account] = accounts(routeros)
     assert (account["disabled"], account["profile"]) == ("false", "20M")
+
+
+def test_renewal_on_a_faster_plan_sets_the_profile_and_drops_the_running_session(app, live_gateway, live_isp, routeros):
+    with app.app_context(), db.transaction() as conn:
+        catalogue.create_plan(conn, live_isp.app_id, plan("SLOW", duration="1 hour", profile="10M"), ACTOR)
+    slow = settled(app, pay(live_gateway, live_isp, plan="SLOW")["f010"])
+    worker_once(app)
+    assert accounts(routeros)[0]["profile"] == "10M"
+    routeros.connect_session("pppoe", "alice", password=SUBSCRIBER_PASSWORD)
+    assert "replaces" in status(live_gateway, live_isp)["data"]["renewal"]
+
+    fast = settled(app, pay(live_gateway, live_isp, plan="HOUR")["f010"])  # 20M, paid while SLOW runs
+    assert fast["state"] == "completed"
+    old, new = periods(app, live_isp)
+    assert (old["transaction_id"], old["status"]) == (slow["id"], "replaced")  # replaced at once, not queued
+    assert new["transaction_id"] == fast["id"] and new["starts_at"] == old["ends_at"]
+    assert new["ends_at"] - new["starts_at"] == dt.timedelta(hours=1)
+    worker_once(app)
+    [account] = accounts(routeros)
+    assert (account["disabled"], account["profile"]) == ("false", "20M")
+    assert routeros.state()["/ppp/active"] == []  # the running session kept the old speed until dropped
+    assert status(live_gateway, live_isp)["data"]["plan"] == "HOUR"
