@@ -14,7 +14,6 @@ from microservices.router import routeros as router_client
 from microservices.router.app import create_app
 from reports import health
 from simulators.routeros import SessionRefused
-from tests.servers import LiveServer
 from tests.routeros_fixtures import (  # noqa: F401 (the *_fixture imports register pytest fixtures)
     ROUTER_PASSWORD,
     api_connect,
@@ -24,6 +23,7 @@ from tests.routeros_fixtures import (  # noqa: F401 (the *_fixture imports regis
     self_signed_cert,
     server_context,
 )
+from tests.servers import LiveServer
 
 TOKEN = "test-internal-token"
 HEADERS = {"X-Internal-Token": TOKEN}
