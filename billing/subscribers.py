@@ -78,3 +78,23 @@ def _apply(conn: Connection, app_id: str, username: str, actor: dict | None, act
     audit.record(conn, actor, f"billing.subscriber.{action}", f"{app_id}/{username}",
                  before=result["before"], after=result["after"])  # fmt: skip
     return {**result["after"], "router_job": result["outbox_id"]}
+
+
+def merchant_view(conn: Connection, app_id: str, username: str, payments: int = 5) -> dict:
+    """What an ISP merchant's own app may show: status, plan, period end, last payments. :raise NotFound:."""
+    detail = get(conn, app_id, username)
+    now = detail["now"]
+    return {
+        "username": detail["username"],
+        "service_type": detail["service_type"],
+        "status": now["state"],
+        "summary": now["summary"],
+        "plan": now["plan"],
+        "profile": now["profile"],
+        "period_end": now["ends_at"],
+        "renewal": now["renewal"],
+        "last_payments": [
+            {k: p[k] for k in ("f010", "plan", "amount", "state", "reason", "receipt", "created_at")}
+            for p in detail["payments"][:payments]
+        ],
+    }

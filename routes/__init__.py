@@ -6,9 +6,9 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from routes import api_admin, api_auth, api_billing, api_callbacks, api_docs, api_payments, health
+    from routes import api_admin, api_auth, api_billing, api_callbacks, api_docs, api_isp, api_payments, health, hotspot
 
-    for module in (health, api_auth, api_payments, api_callbacks, api_admin, api_billing, api_docs):
+    for module in (health, api_auth, api_payments, api_callbacks, api_admin, api_billing, api_isp, api_docs, hotspot):
         app.register_blueprint(module.bp)
     try:
         from routes.portal import register as register_portal

@@ -13,4 +13,5 @@
 \ir billing/40_expiry.sql
 \ir billing/50_drift.sql
 \ir billing/60_operations.sql
+\ir billing/70_captive.sql
 \ir billing/90_grants.sql
