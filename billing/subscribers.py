@@ -92,6 +92,7 @@ def merchant_view(conn: Connection, app_id: str, username: str, payments: int = 
         "plan": now["plan"],
         "profile": now["profile"],
         "period_end": now["ends_at"],
+        "seconds_left": now["seconds_left"],
         "renewal": now["renewal"],
         "last_payments": [
             {k: p[k] for k in ("f010", "plan", "amount", "state", "reason", "receipt", "created_at")}

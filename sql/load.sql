@@ -14,4 +14,5 @@
 \ir billing/50_drift.sql
 \ir billing/60_operations.sql
 \ir billing/70_captive.sql
+\ir billing/75_queue.sql
 \ir billing/90_grants.sql

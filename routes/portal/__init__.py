@@ -13,7 +13,9 @@ from werkzeug.wrappers import Response
 from routes.portal import access
 
 
-def _datetime(value: datetime | None) -> str:
+def _datetime(value: datetime | str | None) -> str:
+    if isinstance(value, str):  # timestamps inside JSON answers of SQL functions (ISO 8601)
+        value = datetime.fromisoformat(value)
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "—"
 
 
@@ -29,7 +31,7 @@ def _number(value: int | None) -> str:
 
 def register(app: Flask) -> None:
     """Bind Flask-Login and CSRF, register the portal's blueprints, the `/` redirect and `demo-data`."""
-    from routes.portal import account, clients, functions, login, monitoring, services, transactions, users
+    from routes.portal import account, billing, clients, functions, login, monitoring, services, transactions, users
 
     # CSRF is opt-in per blueprint (access.guard calls csrf.protect()): the JSON API authenticates every
     # request with headers, never with a cookie, so it needs no token, and an API blueprint added later must
@@ -42,7 +44,7 @@ def register(app: Flask) -> None:
     access.login_manager.login_message_category = "info"
     access.login_manager.session_protection = "basic"
 
-    for module in (login, account, monitoring, transactions, clients, services, functions, users):
+    for module in (login, account, monitoring, transactions, clients, services, functions, users, billing):
         app.register_blueprint(module.bp)
 
     @app.get("/")

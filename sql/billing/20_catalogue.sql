@@ -105,6 +105,7 @@ BEGIN
     RETURN jsonb_build_object(
         'username', s.username, 'service_type', s.service_type, 'subscriber_status', s.status, 'state', v_state,
         'summary', v_summary, 'hold_reason', s.hold_reason,
+        'seconds_left', CASE WHEN v_state = 'active' THEN floor(extract(epoch FROM v_end - now()))::bigint END,
         'renewal', (billing.renewal_effect(v_client, s.id, NULL))->>'message',
         'plan', (SELECT p.code FROM billing.plans p WHERE p.client_id = v_client
                   AND p.id = coalesce(cur.plan_id, last.plan_id)),
