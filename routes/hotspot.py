@@ -24,6 +24,9 @@ from core.errors import GatewayError, InvalidField
 
 bp = Blueprint("hotspot", __name__, url_prefix="/hotspot")
 FORM_LIMIT = "10/minute;60/hour"
+# Forms may post to the hotspot's own login page (http on the LAN), nothing else leaves this origin.
+CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; "
+       "base-uri 'self'; form-action 'self' http: https:; frame-ancestors 'none'")  # fmt: skip
 
 
 def _limit() -> str:
@@ -73,6 +76,7 @@ def _headers(response):  # noqa: ANN001, ANN202 - Flask hook
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Content-Security-Policy"] = CSP
     return response
 
 
