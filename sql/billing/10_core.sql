@@ -14,9 +14,23 @@ BEGIN
     RETURN v_id;
 END $$;
 
+-- An interval in words for people: '1 hour', '30 days', '1 day 12 hours' (years and months as PostgreSQL has them).
+CREATE OR REPLACE FUNCTION billing.interval_words(p interval) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(nullif(concat_ws(' ',
+        CASE WHEN extract(year FROM p) <> 0 THEN extract(year FROM p)::int || ' year' || CASE WHEN extract(year FROM p) <> 1 THEN 's' ELSE '' END END,
+        CASE WHEN extract(month FROM p) <> 0 THEN extract(month FROM p)::int || ' month' || CASE WHEN extract(month FROM p) <> 1 THEN 's' ELSE '' END END,
+        CASE WHEN extract(day FROM p) <> 0 THEN extract(day FROM p)::int || ' day' || CASE WHEN extract(day FROM p) <> 1 THEN 's' ELSE '' END END,
+        CASE WHEN extract(hour FROM p) <> 0 THEN extract(hour FROM p)::int || ' hour' || CASE WHEN extract(hour FROM p) <> 1 THEN 's' ELSE '' END END,
+        CASE WHEN extract(minute FROM p) <> 0 THEN extract(minute FROM p)::int || ' min' END,
+        CASE WHEN floor(extract(second FROM p)) <> 0 THEN floor(extract(second FROM p))::int || ' s' END), ''),
+        p::text)
+$$;
+
 CREATE OR REPLACE FUNCTION billing.plan_json(p billing.plans) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object('code', p.code, 'name', p.name, 'price', p.price::text, 'duration', p.duration::text,
+                              'duration_text', billing.interval_words(p.duration),
                               'profile', p.profile, 'service_type', p.service_type, 'active', p.active,
                               'created_at', p.created_at)
 $$;
