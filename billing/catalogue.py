@@ -26,7 +26,7 @@ PLAN_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 PRINTABLE_RE = re.compile(r"^[ -~]+$")  # the router API takes ASCII only
 PRICE_RE = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
-SUBSCRIPTION_STATUSES = ("active", "expired")
+SUBSCRIPTION_STATUSES = ("active", "expired", "replaced")
 
 
 def _box() -> SecretBox:

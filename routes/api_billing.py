@@ -99,7 +99,7 @@ def remove_subscriber(app_id: str, username: str):
 @bp.get("/<app_id>/subscriptions")
 @admin_required(write=False)
 def list_subscriptions(app_id: str):
-    """Paid periods, newest first; ?username=&status=active|expired&page=&per_page=."""
+    """Paid periods, newest first; ?username=&status=active|expired|replaced&page=&per_page=."""
     page = request.args.get("page", 1, type=int) or 1
     per_page = request.args.get("per_page", 50, type=int) or 50
     with db.transaction() as conn:
