@@ -15,6 +15,9 @@ ARGS = {
     "outbox_id": 1,
     "user_id": 1,
     "public_id": "00000000-0000-0000-0000-000000000000",
+    "code": "PLAN",
+    "username": "someone",
+    "action": "suspend",
 }
 
 
