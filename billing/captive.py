@@ -123,7 +123,7 @@ def renewal_effect(conn: Connection, client_id: int, username: str, plan_code: s
 
 
 def progress(conn: Connection, client_id: int, f010: str) -> dict | None:
-    """{stage: paying|switching_on|connected|failed, message, username, ends_at} of one payment, or None."""
+    """{stage: paying|switching_on|connected|router_failed|failed, message, username, ends_at}, or None."""
     return db.call_json(conn, "SELECT billing.captive_progress(:c, :f)", {"c": client_id, "f": f010})
 
 

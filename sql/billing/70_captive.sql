@@ -23,7 +23,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- How one payment of this client is going, in words for the subscriber:
--- {"stage": paying|switching_on|connected|failed, "message", "username", "ends_at"}. NULL for an unknown f010.
+-- {"stage": paying|switching_on|connected|router_failed|failed, "message", "username", "ends_at"}.
+-- NULL for an unknown f010. router_failed: paid, but the router refused the account (the ISP must act).
 CREATE OR REPLACE FUNCTION billing.captive_progress(p_client_id bigint, p_f010 text) RETURNS jsonb
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -49,12 +50,14 @@ BEGIN
     SELECT max(ends_at) INTO v_end FROM billing.subscriptions
      WHERE client_id = p_client_id AND subscriber_id = v.subscriber_id AND status = 'active';
     RETURN jsonb_build_object(
-        'stage', CASE WHEN v.provisioning = 'done' THEN 'connected' ELSE 'switching_on' END,
+        'stage', CASE v.provisioning WHEN 'done' THEN 'connected' WHEN 'failed' THEN 'router_failed'
+                                     ELSE 'switching_on' END,
         'username', t.request->>'f006', 'ends_at', coalesce(v_end, v.ends_at), 'receipt', t.receipt,
         'message', CASE WHEN v.provisioning = 'done' THEN 'connected until '
                                                        || to_char(coalesce(v_end, v.ends_at) AT TIME ZONE 'UTC',
                                                                   'YYYY-MM-DD HH24:MI "UTC"')
-                        WHEN v.provisioning = 'failed' THEN 'paid; the router refused the account, the ISP is told'
+                        WHEN v.provisioning = 'failed' THEN 'paid, but the router refused your account; '
+                                                            || 'the ISP sees it and will switch you on'
                         ELSE 'paid; switching your access on' END);
 END $$;
 

@@ -10,7 +10,8 @@
   if (!box) { return; }
   var stage = box.querySelector("[data-test=stage]");
   var message = box.querySelector("[data-test=message]");
-  var titles = { paying: "Waiting for M-Pesa", switching_on: "Paid: switching you on", failed: "Payment not completed" };
+  var titles = { paying: "Waiting for M-Pesa", switching_on: "Paid: switching you on", failed: "Payment not completed",
+                 router_failed: "Paid: not connected yet" };
   var tries = 0;
 
   function show(data) {
@@ -26,6 +27,10 @@
         if (data.status !== "200") { throw new Error(data.message); }
         show(data);
         if (data.stage === "connected") { window.location.assign(box.dataset.doneUrl); return; }
+        if (data.stage === "router_failed") {
+          box.querySelector("[data-test=spinner]").classList.add("d-none");
+          return;
+        }
         if (data.stage === "failed") {
           box.querySelector("[data-test=spinner]").classList.add("d-none");
           box.querySelector("[data-test=retry]").classList.remove("d-none");

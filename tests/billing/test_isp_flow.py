@@ -244,3 +244,26 @@ def test_renewal_on_a_faster_plan_sets_the_profile_and_drops_the_running_session
     assert (account["disabled"], account["profile"]) == ("false", "20M")
     assert routeros.state()["/ppp/active"] == []  # the running session kept the old speed until dropped
     assert status(live_gateway, live_isp)["data"]["plan"] == "HOUR"
+
+
+def test_manual_suspend_drops_the_session_resume_reenables_and_remove_deletes(
+    app, live_gateway, live_isp, routeros, client, admin_headers
+):
+    settled(app, pay(live_gateway, live_isp, plan="HOUR")["f010"])
+    worker_once(app)
+    routeros.connect_session("pppoe", "alice", password=SUBSCRIBER_PASSWORD)
+    base = f"/api/v1/admin/clients/{live_isp.app_id}/subscribers/alice"
+
+    assert client.post(f"{base}/suspend", json={"reason": "abuse"}, headers=admin_headers).status_code == 200
+    worker_once(app)
+    assert accounts(routeros)[0]["disabled"] == "true" and routeros.state()["/ppp/active"] == []
+
+    assert client.post(f"{base}/resume", headers=admin_headers).status_code == 200
+    worker_once(app)
+    assert (accounts(routeros)[0]["disabled"], accounts(routeros)[0]["profile"]) == ("false", "20M")
+    routeros.connect_session("pppoe", "alice", password=SUBSCRIBER_PASSWORD)
+
+    assert client.delete(base, headers=admin_headers).status_code == 200
+    worker_once(app)
+    assert accounts(routeros) == [] and routeros.state()["/ppp/active"] == []
+    assert status(live_gateway, live_isp)["data"]["state"] == "removed"
