@@ -166,3 +166,27 @@ def test_writes_need_a_write_role(client, isp):
 def test_password_is_never_returned(client, admin_headers, isp):
     body = client.get(url(isp, "subscribers/alice"), headers=admin_headers).get_data(as_text=True)
     assert SUBSCRIBER_PASSWORD not in body and "password_enc" not in body
+
+
+def test_captive_progress_stages(app, isp):
+    f010 = payment(app, isp, "alice", "DAY")
+    progress = "SELECT billing.captive_progress(:c, :f)"
+    assert sql(app, progress, c=isp.client_id, f=f010)["stage"] == "paying"
+    _activate(app, isp)  # another payment; this one is still open
+    sql(app, "SELECT billing.activate_paid(:a, :f, NULL, NULL, NULL)", a=isp.app_id, f=f010)
+    assert sql(app, progress, c=isp.client_id, f=f010)["stage"] == "switching_on"
+    sql(app, "SELECT billing.mark_provisioning(:a, :f, 'failed', 'profile missing')", a=isp.app_id, f=f010)
+    assert sql(app, progress, c=isp.client_id, f=f010)["stage"] == "router_failed"
+    sql(app, "SELECT billing.mark_provisioning(:a, :f, 'done', 'ok')", a=isp.app_id, f=f010)
+    done = sql(app, progress, c=isp.client_id, f=f010)
+    assert done["stage"] == "connected" and done["message"].startswith("connected until ")
+    assert sql(app, progress, c=isp.client_id, f="nope") is None
+
+
+@pytest.mark.parametrize(
+    ("interval", "words"),
+    [("1 hour", "1 hour"), ("30 days", "30 days"), ("1 day 12 hours", "1 day 12 hours"), ("90 seconds", "1 min 30 s"),
+     ("1 mon", "1 month")],
+)  # fmt: skip
+def test_plan_durations_in_words(app, interval, words):
+    assert sql(app, "SELECT billing.interval_words(CAST(:i AS interval))", i=interval) == words
