@@ -69,6 +69,18 @@ def _page(app_id: str, status: int = 200, error: str | None = None) -> ResponseR
                            login=state.get("login"), csrf_token=generate_csrf()), status  # fmt: skip
 
 
+@bp.errorhandler(GatewayError)
+def _gateway_error(exc: GatewayError) -> ResponseReturnValue:
+    """A refused form (expired token, bad phone, wrong plan, …) is shown on the captive page itself with its
+    status; the JSON poll answers JSON; an unknown ISP gets the plain error page."""
+    if request.endpoint == "hotspot.progress":
+        return jsonify(exc.body()), exc.http_status
+    app_id = (request.view_args or {}).get("app_id")
+    if exc.http_status == 404 or not app_id:
+        return render_template("errors/error.html", status=exc.http_status, message=exc.message), exc.http_status
+    return _page(app_id, exc.http_status, exc.message)
+
+
 @bp.after_request
 def _headers(response):  # noqa: ANN001, ANN202 - Flask hook
     # A page that can show a password: never cached, never framed, never leaking its address as a Referer.
@@ -117,11 +129,7 @@ def signout(app_id: str) -> ResponseReturnValue:
 def pay(app_id: str) -> ResponseReturnValue:
     """Start the STK push for the chosen plan (a new phone gets a hotspot account first)."""
     _check_csrf()
-    try:
-        f010 = _start_payment(app_id)
-    except GatewayError as exc:
-        return _page(app_id, exc.http_status, exc.message)
-    _save(app_id, f010=f010)
+    _save(app_id, f010=_start_payment(app_id))
     return redirect(url_for("hotspot.wait", app_id=app_id))
 
 
