@@ -56,6 +56,7 @@ def main() -> None:
     env.setdefault("ECHO_SERVICE_PORT", "5103")
     env.setdefault("DARAJA_SIM_PORT", "5201")
     env.setdefault("ROUTEROS_SIM_PORT", "18728")
+    env.setdefault("HOTSPOT_SIM_PORT", "18080")  # the simulated hotspot's login page (captive page sign-in)
     env.setdefault("MPESA_SERVICE_URL", f"http://127.0.0.1:{env['MPESA_SERVICE_PORT']}")
     env.setdefault("ROUTER_SERVICE_URL", f"http://127.0.0.1:{env['ROUTER_SERVICE_PORT']}")
     env.setdefault("ECHO_SERVICE_URL", f"http://127.0.0.1:{env['ECHO_SERVICE_PORT']}")
@@ -74,7 +75,11 @@ def main() -> None:
 
     processes = {
         "daraja-sim": [PY, "-c", "from simulators.daraja import main; main()"],
-        "routeros-sim": [PY, "-c", "from simulators.routeros import main; main()"],
+        "routeros-sim": [
+            PY,
+            "-c",
+            "import os; from simulators.routeros import main; main(['--hotspot-port', os.environ['HOTSPOT_SIM_PORT']])",
+        ],
         "mpesa": [PY, "-c", "from microservices.mpesa.app import main; main()"],
         "router": [PY, "-c", "from microservices.router.app import main; main()"],
         "echo": [PY, "-c", "from microservices.echo.app import main; main()"],
@@ -122,6 +127,7 @@ MosPay gateway is running
   M-Pesa adapter  {env["MPESA_SERVICE_URL"]}     Daraja simulator {env["DARAJA_BASE_URL"]}
   router adapter  {env["ROUTER_SERVICE_URL"]}     RouterOS simulator 127.0.0.1:{env["ROUTEROS_SIM_PORT"]}
   echo service    {env["ECHO_SERVICE_URL"]}
+  captive page    http://127.0.0.1:{port}/hotspot/demo     hotspot login http://127.0.0.1:{env["HOTSPOT_SIM_PORT"]}/login
 {demo_note}
 Ctrl-C stops everything started here.""",
         flush=True,
