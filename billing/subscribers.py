@@ -19,7 +19,7 @@ MAX_PER_PAGE = 200
 
 
 def search(conn: Connection, app_id: str, q: str | None, page: int = 1, per_page: int = 25) -> dict:
-    """A page of subscribers whose username starts with q or whose phone contains its digits, by username."""
+    """A page of subscribers whose username (any case) or phone number (07…, 2547…) starts with q, by username."""
     q = (q or "").strip()[:64]
     page, per_page = max(page, 1), min(max(per_page, 1), MAX_PER_PAGE)
     result = db.call_json(

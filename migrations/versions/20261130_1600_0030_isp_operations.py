@@ -32,6 +32,7 @@ def downgrade() -> None:
         ALTER TABLE billing.subscriptions DROP CONSTRAINT subscriptions_status_valid,
             ADD CONSTRAINT subscriptions_status_valid CHECK (status IN ('active', 'expired'));
         DROP INDEX IF EXISTS billing.subscribers_client_phone;
+        DROP INDEX IF EXISTS billing.subscribers_client_username_prefix;
         UPDATE billing.subscribers SET status = 'suspended' WHERE status = 'removed';
         ALTER TABLE billing.subscribers DROP CONSTRAINT subscribers_status_valid,
             ADD CONSTRAINT subscribers_status_valid CHECK (status IN ('new', 'active', 'suspended')),

@@ -84,28 +84,39 @@ BEGIN
     RETURN jsonb_build_object('before', billing.plan_json(old), 'after', billing.plan_json(p), 'reprofiled', v_count);
 END $$;
 
--- A page of subscribers matching q (username prefix or phone digits; case-insensitive), by username.
--- {"items": [subscriber + "now"], "total"}.
+-- A page of subscribers matching q, by username: the start of a username (any case), or the start of a phone
+-- number in any usual form (07…, 2547…, 7…). {"items": [subscriber + "now"], "total"}.
+-- PL/pgSQL on purpose: the patterns reach the planner as constants, so both are index prefix scans
+-- (subscribers_client_username_prefix, subscribers_client_phone) instead of a scan of every subscriber.
 CREATE OR REPLACE FUNCTION billing.search_subscribers(p_app text, p_q text, p_limit integer, p_offset integer)
 RETURNS jsonb
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH c AS (SELECT billing.client_id(p_app) AS id),
-    pattern AS (SELECT replace(replace(replace(coalesce(p_q, ''), '\', '\\'), '%', '\%'), '_', '\_') AS q),
-    hits AS (
-        SELECT s.* FROM c, pattern
-          JOIN billing.subscribers s ON true
-         WHERE s.client_id = c.id
-           AND (pattern.q = '' OR s.username ILIKE pattern.q || '%'
-                OR (regexp_replace(pattern.q, '\D', '', 'g') <> ''
-                    AND s.phone LIKE '%' || regexp_replace(regexp_replace(pattern.q, '\D', '', 'g'), '^0', '') || '%'))
-    )
-    SELECT jsonb_build_object(
-        'items', coalesce((SELECT jsonb_agg(billing.subscriber_json(h)
-                                            || jsonb_build_object('now', billing.subscriber_status(p_app, h.username))
-                                            ORDER BY h.username)
-                             FROM (SELECT * FROM hits ORDER BY username LIMIT p_limit OFFSET p_offset) h), '[]'),
-        'total', (SELECT count(*) FROM hits))
-$$;
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_client bigint := billing.client_id(p_app);
+    v_all boolean := coalesce(btrim(p_q), '') = '';
+    v_name text := lower(replace(replace(replace(btrim(coalesce(p_q, '')), '\', '\\'), '%', '\%'), '_', '\_')) || '%';
+    v_digits text := regexp_replace(coalesce(p_q, ''), '\D', '', 'g');
+    v_phone text;
+    v_total bigint;
+    v_items jsonb;
+BEGIN
+    v_phone := CASE WHEN v_digits = '' THEN NULL
+                    WHEN v_digits ~ '^0[17]' THEN '254' || substr(v_digits, 2)
+                    WHEN v_digits ~ '^[17]' THEN '254' || v_digits
+                    ELSE v_digits END || '%';
+    SELECT count(*) INTO v_total FROM billing.subscribers s
+     WHERE s.client_id = v_client
+       AND (v_all OR lower(s.username) LIKE v_name OR s.phone LIKE v_phone);
+    SELECT coalesce(jsonb_agg(billing.subscriber_json(h)
+                              || jsonb_build_object('now', billing.subscriber_status(p_app, h.username))
+                              ORDER BY h.username), '[]')
+      INTO v_items
+      FROM (SELECT s.* FROM billing.subscribers s
+             WHERE s.client_id = v_client
+               AND (v_all OR lower(s.username) LIKE v_name OR s.phone LIKE v_phone)
+             ORDER BY s.username LIMIT p_limit OFFSET p_offset) h;
+    RETURN jsonb_build_object('items', v_items, 'total', v_total);
+END $$;
 
 -- One subscriber's whole story: the row, what they have now, every period with its payment, and the router
 -- jobs that touched the account (newest first). NULL when there is no such subscriber.

@@ -10,8 +10,9 @@ ALTER TABLE billing.subscribers
     ADD COLUMN removed_at  timestamptz,
     DROP CONSTRAINT subscribers_status_valid,
     ADD CONSTRAINT subscribers_status_valid CHECK (status IN ('new', 'active', 'suspended', 'removed'));
--- Operators search subscribers by phone as often as by username.
-CREATE INDEX subscribers_client_phone ON billing.subscribers (client_id, phone);
+-- Operators search by the start of a username (any case) or of a phone number: prefix matches use these.
+CREATE INDEX subscribers_client_username_prefix ON billing.subscribers (client_id, lower(username) text_pattern_ops);
+CREATE INDEX subscribers_client_phone ON billing.subscribers (client_id, phone text_pattern_ops);
 
 -- 'replaced': a payment for another plan ended this period early (ends_at is when it was replaced).
 ALTER TABLE billing.subscriptions
