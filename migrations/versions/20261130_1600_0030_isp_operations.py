@@ -24,6 +24,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute(
         """
+        DROP INDEX IF EXISTS gateway.transactions_client_account;
         DROP INDEX IF EXISTS billing.router_jobs_subscriber;
         DELETE FROM billing.router_jobs WHERE action = 'remove';
         ALTER TABLE billing.router_jobs DROP CONSTRAINT router_jobs_action_valid,

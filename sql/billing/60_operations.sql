@@ -132,7 +132,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                                   'amount', t.amount::text, 'state', t.state, 'reason', t.reason,
                                   'receipt', t.receipt, 'created_at', t.created_at) ORDER BY t.created_at DESC)
                                 FROM (SELECT * FROM gateway.transactions t
-                                       WHERE t.client_id = s.client_id AND t.request->>'f006' = s.username
+                                       WHERE t.client_id = s.client_id AND t.account_ref = s.username
                                          AND t.request ? 'f001'
                                        ORDER BY t.created_at DESC LIMIT 50) t), '[]'),
         'jobs', coalesce((SELECT jsonb_agg(jsonb_build_object(

@@ -23,3 +23,9 @@ ALTER TABLE billing.router_jobs
     DROP CONSTRAINT router_jobs_action_valid,
     ADD CONSTRAINT router_jobs_action_valid CHECK (action IN ('activate', 'suspend', 'remove'));
 CREATE INDEX router_jobs_subscriber ON billing.router_jobs (subscriber_id, created_at DESC);
+
+-- A subscriber's payments (the portal's subscriber page, the merchants' read API, the captive page) without a scan
+-- of the client's whole history: begin_payment stores f006 as account_ref. On a large table build it first with
+-- CREATE INDEX CONCURRENTLY (same name) outside the migration; IF NOT EXISTS then skips it here.
+CREATE INDEX IF NOT EXISTS transactions_client_account
+    ON gateway.transactions (client_id, account_ref, created_at DESC) WHERE account_ref IS NOT NULL;
