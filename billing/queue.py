@@ -62,3 +62,34 @@ def test_connection(app_id: str) -> dict:
         counts[service_type] = len(accounts or [])
     return {"ok": True, "message": "connected: {pppoe} PPPoE and {hotspot} hotspot accounts".format(**counts),
             "counts": counts}  # fmt: skip
+
+
+def router_account(app_id: str, username: str) -> dict:
+    """How the router holds this subscriber now, asked live through the adapter:
+    {"ok", "message", "account": {name, profile, disabled} | None}; never raises for a router that does not answer."""
+    with db.transaction() as conn:  # released before any router traffic
+        row = (
+            conn.execute(
+                text(
+                    "SELECT c.id, billing.router_service_for(c.id) AS svc, s.service_type FROM gateway.clients c "
+                    "JOIN billing.subscribers s ON s.client_id = c.id WHERE c.app_id = :a AND s.username = :u"
+                ),
+                {"a": app_id, "u": username},
+            )
+            .mappings()
+            .first()
+        )
+    if row is None or row["svc"] is None:
+        return {"ok": False, "message": "no router service is assigned to this client", "account": None}
+    accounts, error = jobs.list_router_accounts(row["id"], row["svc"], row["service_type"])
+    if error:
+        return {"ok": False, "message": error, "account": None}
+    found = next((a for a in accounts or [] if a.get("name") == username), None)
+    if found is None:
+        return {
+            "ok": True,
+            "message": f"no {row['service_type']} account named {username} on the router",
+            "account": None,
+        }
+    state = "disabled" if found.get("disabled") else "enabled"
+    return {"ok": True, "message": f"{state}, profile {found.get('profile')}", "account": found}

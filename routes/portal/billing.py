@@ -113,10 +113,18 @@ def create_subscriber(app_id: str) -> Response:
 
 @bp.get("/<app_id>/subscribers/<username>")
 @access.requires("read")
-def subscriber(app_id: str, username: str) -> str:
+def subscriber(app_id: str, username: str, router_check: dict | None = None) -> str:
     with db.transaction() as conn:
         detail = subscribers.get(conn, app_id, username)
-    return render_template("portal/billing/subscriber.html", app_id=app_id, s=detail, tab="subscribers")
+    return render_template("portal/billing/subscriber.html", app_id=app_id, s=detail, tab="subscribers",
+                           router_check=router_check)  # fmt: skip
+
+
+@bp.post("/<app_id>/subscribers/<username>/router")
+@access.requires("write")
+def check_on_router(app_id: str, username: str) -> str:
+    """Ask the router now how it holds this account (enabled, profile)."""
+    return subscriber(app_id, username, queue.router_account(app_id, username))
 
 
 @bp.post("/<app_id>/subscribers/<username>/<action>")

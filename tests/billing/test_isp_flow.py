@@ -13,7 +13,7 @@ import requests
 from librouteros.query import Key
 
 from admin import services
-from billing import catalogue
+from billing import catalogue, queue
 from core import db
 from tests.billing.conftest import SUBSCRIBER_PASSWORD, plan, rows, sql
 from tests.factories import ACTOR
@@ -261,6 +261,8 @@ def test_manual_suspend_drops_the_session_resume_reenables_and_remove_deletes(
     assert client.post(f"{base}/resume", headers=admin_headers).status_code == 200
     worker_once(app)
     assert (accounts(routeros)[0]["disabled"], accounts(routeros)[0]["profile"]) == ("false", "20M")
+    with app.app_context():
+        assert queue.router_account(live_isp.app_id, "alice")["message"] == "enabled, profile 20M"
     routeros.connect_session("pppoe", "alice", password=SUBSCRIBER_PASSWORD)
 
     assert client.delete(base, headers=admin_headers).status_code == 200
