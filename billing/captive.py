@@ -68,11 +68,12 @@ def sign_in(conn: Connection, box: SecretBox, app_id: str, username: str, passwo
 
 
 def stored_password(conn: Connection, box: SecretBox, app_id: str, username: str) -> str | None:
-    """A subscriber's password in clear, for the device sign-in form posted to the router only."""
+    """A hotspot subscriber's password in clear, for the device sign-in form posted to the router only (None for
+    a PPPoE account: the hotspot would refuse it)."""
     enc = conn.execute(
         text(
             "SELECT s.password_enc FROM billing.subscribers s JOIN gateway.clients c ON c.id = s.client_id "
-            "WHERE c.app_id = :a AND s.username = :u"
+            "WHERE c.app_id = :a AND s.username = :u AND s.service_type = 'hotspot'"
         ),
         {"a": app_id, "u": username},
     ).scalar()
