@@ -178,8 +178,15 @@ def _router_page(app_id: str, form: RouterForm | None = None, test: dict | None 
         jobs_list = queue.router_jobs(conn, app_id, state)
         drift = catalogue.list_drift_reports(conn, app_id, 50)
     return render_template("portal/billing/router.html", app_id=app_id, providers=providers, jobs=jobs_list,
-                           drift=drift, state=state, test=test, form=form or RouterForm(formdata=None),
+                           drift=drift, state=state, test=test, form=form or _router_form(providers),
                            tab="router"), status  # fmt: skip
+
+
+def _router_form(providers: dict) -> RouterForm:
+    # The stored login minus its password (write-only: never filled back).
+    router = providers.get("router") or {}
+    return RouterForm(formdata=None, data={k: router.get(k) for k in ("host", "port", "username", "tls")
+                                           if router.get(k) is not None})  # fmt: skip
 
 
 @bp.get("/<app_id>/router")
