@@ -7,9 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
-from flask_limiter import Limiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import cli
@@ -21,14 +20,7 @@ from core.crypto import derive_key
 from core.errors import register_error_handlers
 from gateway import api_log
 from routes import register_blueprints
-
-
-def _rate_key() -> str:
-    # Per client where we know it, else per address: one noisy client cannot starve the others.
-    return request.headers.get("App-ID") or request.headers.get("X-App-ID") or request.remote_addr or "unknown"
-
-
-limiter = Limiter(key_func=_rate_key)
+from routes.rate_limits import limiter
 
 
 class JSONProvider(DefaultJSONProvider):

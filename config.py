@@ -59,6 +59,10 @@ class Config:
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_DEFAULT = _env("RATELIMIT_DEFAULT", "600/minute")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    # Captive page (/hotspot/<app_id>): form posts per source address, and the router host names (besides
+    # private and loopback addresses) its link-login-only may point at, comma-separated.
+    HOTSPOT_RATE_LIMIT = _env("HOTSPOT_RATE_LIMIT", "10/minute;60/hour")
+    HOTSPOT_LOGIN_HOSTS = tuple(h.strip() for h in _env("HOTSPOT_LOGIN_HOSTS", "").split(",") if h.strip())
     # M-Pesa
     STK_QUERY_AFTER_SECONDS = _env_int("STK_QUERY_AFTER_SECONDS", 60)
     STK_EXPIRE_AFTER_SECONDS = _env_int("STK_EXPIRE_AFTER_SECONDS", 300)

@@ -13,6 +13,7 @@ from core.crypto import keyed_hash, new_token
 from core.masking import dump_masked
 from gateway import auth, dispatch, fields
 from gateway.auth import ClientCredentials
+from gateway.registry import Resolution
 
 
 def _ctx(log: dict | None, settings: dict[str, Any]) -> dict:
@@ -28,7 +29,13 @@ def process_payment(creds: ClientCredentials, body: Any, log: dict) -> tuple[int
     """Run one f000–f010 request to its answer: (HTTP status, result object with transaction_id)."""
     values = fields.parse_body(body)
     service, route = fields.route_names(values)
-    res = auth.authenticate_route(creds, service, route)
+    return process_resolved(auth.authenticate_route(creds, service, route), values, log)
+
+
+def process_resolved(res: Resolution, values: dict, log: dict) -> tuple[int, dict]:
+    """process_payment after authentication, for a caller that resolved the client's route itself (the captive
+    page pays as its ISP, which has no client secret in the browser)."""
+    service = values["f000"]
     log["client_id"], log["app_id"] = res.client_id, res.app_id
     pf = fields.validate(values, res.fields, res.app_id)
     cfg = current_app.config
