@@ -15,6 +15,7 @@ import services
 import transactions
 import users
 from errors import GatewayError
+from shutdown import exit_process
 
 SYSTEM = {"id": None, "username": "cli"}
 
@@ -132,6 +133,7 @@ def register_worker(app: Flask) -> None:
             _out(worker.run_once(current_app._get_current_object()))
         else:
             worker.run_forever(current_app._get_current_object())
+            exit_process()  # stopped by SIGINT/SIGTERM: skip the slow interpreter teardown
 
 
 def register_demo(app: Flask) -> None:

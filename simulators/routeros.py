@@ -22,6 +22,7 @@ import threading
 from collections.abc import Mapping
 
 from config import Config
+from shutdown import Stopping, StopSignals, exit_process
 from simulators.routeros_commands import Router, SessionRefused
 from simulators.routeros_menus import MENUS, Menu, MenuSpec, Trap, matches
 from simulators.routeros_wire import (
@@ -334,14 +335,17 @@ def main(argv: list[str] | None = None) -> None:
         hotspot_profiles=DEMO_HOTSPOT_PROFILES,
         ssl_context=context,
     )
-    sim.start()
-    log.info("RouterOS API simulator (v%s) on %s:%d, login %s", args.ros_version, sim.host, sim.port, args.user)
+    # Before start(): a signal that lands on a serving thread must still wake the main thread (issue 17).
+    stop = StopSignals()
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
+        sim.start()
+        log.info("RouterOS API simulator (v%s) on %s:%d, login %s", args.ros_version, sim.host, sim.port, args.user)
+        stop.sleep()
+    except Stopping:
         pass
     finally:
         sim.stop()
+    exit_process()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from microservices.mpesa.daraja import DarajaClient
 from microservices.mpesa.errors import MpesaError
 from microservices.mpesa.payloads import parse_push, parse_query
 from microservices.mpesa.token_cache import MemoryTokenCache, PostgresTokenCache, TokenCache
+from shutdown import exit_process, serve
 
 log = logging.getLogger(__name__)
 
@@ -125,12 +126,14 @@ def create_app(settings: dict | None = None) -> Flask:
 
 
 def main() -> None:
-    """Serve on 127.0.0.1 (port from Config.MPESA_SERVICE_PORT, else the port of Config.MPESA_SERVICE_URL)."""
+    """Serve on 127.0.0.1 (port from Config.MPESA_SERVICE_PORT, else the port of Config.MPESA_SERVICE_URL)
+    until SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.INFO)
     port = getattr(Config, "MPESA_SERVICE_PORT", None) or urlsplit(Config.MPESA_SERVICE_URL).port or 5101
     server = make_server("127.0.0.1", int(port), create_app(), threaded=True)
     log.info("M-Pesa adapter listening", extra={"port": port})
-    server.serve_forever()
+    serve(server)
+    exit_process()
 
 
 if __name__ == "__main__":
