@@ -1,10 +1,13 @@
 """`make run`: local PostgreSQL if needed, migrate, seed the demo, then start the gateway, its microservices,
-the simulators and the worker, and print where everything is. Ctrl-C stops what it started."""
+the simulators and the worker, and print where everything is. Ctrl-C (SIGINT) or SIGTERM stops what it started
+within a second."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -12,7 +15,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from shutdown import Stopping, StopSignals  # noqa: E402 - needs the project root on the path first
+
 PY = sys.executable
+PORT_OF = {
+    "gateway": "PORT",
+    "mpesa": "MPESA_SERVICE_PORT",
+    "router": "ROUTER_SERVICE_PORT",
+    "echo": "ECHO_SERVICE_PORT",
+    "daraja-sim": "DARAJA_SIM_PORT",
+    "routeros-sim": "ROUTEROS_SIM_PORT",
+}
+STOP_S = 0.9  # every child stops within a second of SIGINT/SIGTERM; one that does not is killed
 
 
 def sh(args: list[str], env: dict) -> str:
@@ -30,6 +45,7 @@ def pipe(name: str, proc: subprocess.Popen) -> None:
 
 
 def main() -> None:
+    stop = StopSignals()  # first: Ctrl-C during the set-up below also stops cleanly
     env = dict(os.environ)
     port = env.setdefault("PORT", "5000")
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
@@ -64,28 +80,18 @@ def main() -> None:
         "gateway": [str(Path(PY).parent / "gunicorn"), "-c", "gunicorn.conf.py", "app:create_app()"],
     }
     children: dict[str, subprocess.Popen] = {}
-    for name, args in processes.items():
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        children[name] = proc
-        threading.Thread(target=pipe, args=(name, proc), daemon=True).start()
-
-    def stop(*_: object) -> None:
-        for proc in children.values():
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.time() + 10
-        for proc in children.values():
-            try:
-                proc.wait(max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    time.sleep(2)
-    print(
-        f"""
+    try:
+        for name, args in processes.items():
+            # Each child leads its own process group, so a stop that times out can kill gunicorn's workers too.
+            out = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "process_group": 0}
+            proc = subprocess.Popen(args, cwd=ROOT, env=env, **out)
+            children[name] = proc
+            threading.Thread(target=pipe, args=(name, proc), daemon=True).start()
+        listening = {name: int(env[var]) for name, var in PORT_OF.items()}
+        if not wait_until_listening(children, listening, stop):
+            return
+        print(
+            f"""
 MosPay gateway is running
   portal          http://127.0.0.1:{port}/            {admin_note}
   API docs        http://127.0.0.1:{port}/api/v1/docs
@@ -95,14 +101,51 @@ MosPay gateway is running
   echo service    {env["ECHO_SERVICE_URL"]}
 {demo_note}
 Ctrl-C stops everything started here.""",
-        flush=True,
-    )
-    while True:
+            flush=True,
+        )
+        while True:
+            for name, proc in children.items():
+                if proc.poll() is not None:
+                    print(f"[{name}] exited with {proc.returncode}; stopping", flush=True)
+                    return
+            stop.sleep(0.5)
+    except Stopping:
+        pass
+    finally:
+        stop_children(children)
+
+
+def wait_until_listening(children: dict[str, subprocess.Popen], ports: dict[str, int], stop: StopSignals) -> bool:
+    """Wait until every server accepts connections; False if a child exits first."""
+    waiting = dict(ports)
+    while waiting:
         for name, proc in children.items():
             if proc.poll() is not None:
-                print(f"[{name}] exited with {proc.returncode}; stopping", flush=True)
-                stop()
-        time.sleep(1)
+                print(f"[{name}] exited with {proc.returncode} while starting; stopping", flush=True)
+                return False
+        for name, port in list(waiting.items()):
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    del waiting[name]
+        stop.sleep(0.05)
+    return True
+
+
+def stop_children(children: dict[str, subprocess.Popen]) -> None:
+    """Ask every child to stop, all at once; whatever is still running after STOP_S is killed with its group."""
+    for name, proc in children.items():
+        if proc.poll() is None:
+            # gunicorn's SIGTERM is a graceful stop of up to graceful_timeout (30 s); SIGINT is its quick stop.
+            proc.send_signal(signal.SIGINT if name == "gateway" else signal.SIGTERM)
+    deadline = time.monotonic() + STOP_S
+    for name, proc in children.items():
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"[{name}] still running {STOP_S} s after the stop signal; killing it", flush=True)
+        with contextlib.suppress(ProcessLookupError):  # a group outlives its leader: kill what is left of it
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import testing.postgresql
 import schema_setup
 from app import create_app
 from microservices.echo.app import create_app as create_echo_app
+from tests.processes import kill_all
 from tests.servers import LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +25,13 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """Whatever a test started with tests.processes.spawn is killed at the end, even after a failure or timeout."""
+    yield
+    kill_all()
 
 
 @pytest.fixture(scope="session")

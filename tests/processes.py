@@ -1,9 +1,9 @@
-"""Child processes of the test run: each in its own process group, none left behind.
+"""Child processes of the test run: each in a session of its own, none left behind.
 
 ``spawn`` starts a process as the leader of a new session and remembers it. ``kill_all`` (a session fixture in
-conftest.py, and atexit for a run that ends without teardown) SIGKILLs every group still alive, so the grandchildren
-(gunicorn's workers, ``make run``'s children) go too. On Linux the child also gets SIGKILL if the test process
-dies first (PR_SET_PDEATHSIG), so even ``kill -9`` of pytest leaves no simulator listening.
+conftest.py, and atexit for a run that ends without teardown) SIGKILLs every process of those sessions still
+alive, so the grandchildren (gunicorn's workers, ``make run``'s children) go too. On Linux the child also gets
+SIGKILL if the test process dies first (PR_SET_PDEATHSIG): even ``kill -9`` of pytest leaves no simulator listening.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 _PR_SET_PDEATHSIG = 1
@@ -44,10 +45,32 @@ def spawn(args: list[str], *, ignore_sigint: bool = False, **kwargs: Any) -> sub
     return proc
 
 
+def session_members(sid: int) -> list[int]:
+    """Every process in session ``sid`` (Linux /proc; empty elsewhere)."""
+    members = []
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid pgrp session ...
+        if int(fields[3]) == sid:
+            members.append(int(entry.name))
+    return members
+
+
 def kill_group(proc: subprocess.Popen) -> None:
-    """SIGKILL the process and everything in its group, then reap it."""
+    """SIGKILL the process, its group and every process of its session, then reap it.
+
+    The session matters: ``make run``'s supervisor puts each child in a process group of its own.
+    """
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
+    for pid in session_members(proc.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         proc.kill()
     proc.wait()

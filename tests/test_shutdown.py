@@ -24,7 +24,7 @@ import librouteros
 import pytest
 import requests
 
-from tests.processes import kill_group, spawn
+from tests.processes import kill_group, session_members, spawn
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -159,9 +159,8 @@ def _assert_stops(proc: subprocess.Popen, out: Output, signum: int, ports: list[
     assert proc.returncode == 0, out.text()[-3000:]
     for port in ports:
         with socket.socket() as s:
-            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open"
-    with pytest.raises(ProcessLookupError):  # nothing left in its process group either
-        os.killpg(proc.pid, 0)
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still open:\n{out.text()[-3000:]}"
+    assert session_members(proc.pid) == [], "processes left behind"  # gunicorn workers, make run's children
     return elapsed
 
 
@@ -205,3 +204,33 @@ def test_worker_stops_within_a_second_between_passes(database_url, signum, ignor
     stopped_at_end.append(proc)
     out.wait_for("worker started", START_S)
     _assert_stops(proc, out, signum, [])
+
+
+RUN_ALL_PORTS = (
+    "PORT",
+    "MPESA_SERVICE_PORT",
+    "ROUTER_SERVICE_PORT",
+    "ECHO_SERVICE_PORT",
+    "DARAJA_SIM_PORT",
+    "ROUTEROS_SIM_PORT",
+)
+
+
+@pytest.mark.parametrize(("signum", "ignore_sigint"), [CASES[0], CASES[2]])  # the start-up is slow: one of each
+def test_make_run_stops_everything_within_a_second(database_url, signum, ignore_sigint, stopped_at_end):
+    """The supervisor, gunicorn and its workers, every service and the worker: all gone, every port closed."""
+    ports = dict(zip(RUN_ALL_PORTS, _free_ports(len(RUN_ALL_PORTS)), strict=True))
+    env = _env(DATABASE_URL=database_url, **{var: str(port) for var, port in ports.items()})
+    proc, out = _start([PY, "scripts/run_all.py"], env, ignore_sigint)
+    stopped_at_end.append(proc)
+    out.wait_for("Ctrl-C stops everything", 120)
+    clients = [
+        *_http_clients(ports["PORT"], proc, out),
+        *_http_clients(ports["MPESA_SERVICE_PORT"], proc, out),
+        *_routeros_clients(ports["ROUTEROS_SIM_PORT"], proc, out),
+    ]
+    _slow_echo_request(ports["ECHO_SERVICE_PORT"])
+    elapsed = _assert_stops(proc, out, signum, list(ports.values()))
+    print(f"make run stopped in {elapsed:.3f} s")
+    for client in clients:
+        _assert_cut(client if isinstance(client, socket.socket) else client.protocol.transport.sock)

@@ -25,6 +25,7 @@ from simulators.routeros import (
     matches,
     prefix_size,
 )
+from tests.processes import spawn
 from tests.routeros_fixtures import (  # noqa: F401 (the *_fixture imports register pytest fixtures)
     ROUTER_PASSWORD,
     RawClient,
@@ -422,8 +423,8 @@ def _free_port() -> int:
 
 def test_main_serves_demo_profiles_until_interrupted():
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "simulators.routeros", "--port", str(port)],
-                            cwd=Path(__file__).resolve().parents[2], stderr=subprocess.PIPE)  # fmt: skip
+    proc = spawn([sys.executable, "-m", "simulators.routeros", "--port", str(port)],
+                 cwd=Path(__file__).resolve().parents[2], stderr=subprocess.PIPE)  # fmt: skip
     try:
         deadline = time.monotonic() + 10
         while True:
