@@ -17,6 +17,9 @@ from tests.factories import assign, make_client
 from tests.flows.conftest import mpesa_credentials
 from tests.servers import LiveServer
 
+# Deadlines of condition waits, not sleeps: generous, because a worker pass on a loaded machine takes seconds.
+WAIT_S = 30.0
+
 
 class Receiver:
     """The merchant's webhook endpoint: records what arrives (raw body and headers)."""
@@ -83,7 +86,7 @@ def _txn(app, f010):
         )
 
 
-def _settle(app, f010, states=("completed", "failed", "timed_out"), timeout=8.0, run_worker=False):
+def _settle(app, f010, states=("completed", "failed", "timed_out"), timeout=WAIT_S, run_worker=False):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if run_worker:
@@ -95,7 +98,7 @@ def _settle(app, f010, states=("completed", "failed", "timed_out"), timeout=8.0,
     raise AssertionError(f"{f010} stayed {txn['state']}")
 
 
-def _webhooks(app, receiver, m, f010, expect=1, timeout=5.0):
+def _webhooks(app, receiver, m, f010, expect=1, timeout=WAIT_S):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         app.test_cli_runner().invoke(args=["worker", "--once"])
@@ -216,7 +219,7 @@ def test_late_callback_after_timeout_settles_and_flags(app, live_gateway, mercha
     txn = _txn(app, body["f010"])
     with app.app_context(), db.transaction() as conn:
         conn.execute(text("SELECT gateway.expire_transaction(:t, 'test: expired early')"), {"t": txn["id"]})
-    txn = _settle(app, body["f010"], states=("completed",), timeout=6)
+    txn = _settle(app, body["f010"], states=("completed",))
     assert txn["flags"]["late_settlement"] is True and txn["flags"]["needs_review"] is True
     hits = _webhooks(app, receiver, m, body["f010"], expect=2)
     assert [b'"status":"timed_out"' in h["body"] for h in hits] == [True, False]
