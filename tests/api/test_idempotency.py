@@ -39,8 +39,8 @@ def test_different_payload_is_409(client, echo):
     assert "different payload" in resp.get_json()["message"]
 
 
-def test_in_flight_duplicate_is_409_in_progress(live_gateway, echo, echo_service):
-    merchant, service = echo
+def test_in_flight_duplicate_is_409_in_progress(app, live_gateway, echo_service):
+    merchant, service = echo_setup(app, echo_service.url, timeout_s=20)  # the first call sleeps 3 s
     body = merchant.fields(service["name"], "pay", f001="sleep:3")
     url = f"{live_gateway.url}/api/v1/payment/process"
     with ThreadPoolExecutor(2) as pool:
