@@ -164,7 +164,7 @@ def test_duplicate_callback_is_applied_once(app, live_gateway, merchant, receive
     m, service = merchant
     body, _ = _pay(live_gateway, m, service, "254700000005")
     txn = _settle(app, body["f010"])
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         with app.app_context(), db.transaction() as conn:
             outcomes = (
@@ -333,7 +333,7 @@ def test_success_callback_held_until_stk_query_confirms(app, live_gateway, merch
     app.config["STK_QUERY_AFTER_SECONDS"] = 300  # only the held callback makes the check due at once
     try:
         body, _ = _pay(live_gateway, m, service, "254708374149")
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + WAIT_S
         while "unconfirmed_callback" not in _txn(app, body["f010"])["flags"] and time.monotonic() < deadline:
             time.sleep(0.1)
         held = _txn(app, body["f010"])
