@@ -82,14 +82,6 @@ class StopSignals:
                     while os.read(self._read_fd, 512):
                         pass
 
-    def close(self) -> None:
-        """Restore the default handlers and stop writing to the pipe."""
-        signal.set_wakeup_fd(-1)
-        for signum in STOP_SIGNALS:
-            signal.signal(signum, signal.SIG_DFL)
-        os.close(self._read_fd)
-        os.close(self._write_fd)
-
 
 def serve(server: socketserver.BaseServer, stop: StopSignals | None = None) -> None:
     """Serve ``server`` until SIGINT or SIGTERM, then stop accepting and close its listening socket.

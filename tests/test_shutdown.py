@@ -234,3 +234,32 @@ def test_make_run_stops_everything_within_a_second(database_url, signum, ignore_
     print(f"make run stopped in {elapsed:.3f} s")
     for client in clients:
         _assert_cut(client if isinstance(client, socket.socket) else client.protocol.transport.sock)
+
+
+# The main thread waits; the kernel hands SIGINT to another thread (pthread_kill makes that certain). Python runs
+# handlers only in the main thread, so a main thread blocked in threading.Event().wait() - the RouterOS simulator's
+# old main() - never wakes: this script, written that way, hangs. StopSignals' self-pipe wakes it.
+OTHER_THREAD_SIGNAL = """
+import signal, threading, time
+from shutdown import StopSignals, Stopping
+stop = StopSignals()
+busy = threading.Thread(target=time.sleep, args=(60,), daemon=True)
+busy.start()
+print("ready", flush=True)
+threading.Timer(0.1, signal.pthread_kill, (busy.ident, signal.SIGINT)).start()
+try:
+    stop.sleep()
+except Stopping as exc:
+    print("stopped on", exc, flush=True)
+"""
+
+
+def test_a_signal_delivered_to_another_thread_still_wakes_the_main_thread(stopped_at_end):
+    proc, out = _start([PY, "-c", OTHER_THREAD_SIGNAL], _env(), False)
+    stopped_at_end.append(proc)
+    out.wait_for("ready", START_S)
+    try:
+        proc.wait(EXIT_S + 0.1)  # the Timer's 0.1 s, then the same one second
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the main thread never woke:\n{out.text()}")
+    assert "stopped on SIGINT" in out.text()
