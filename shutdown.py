@@ -3,9 +3,11 @@
 Every entry point that runs until stopped (simulators, microservices, the worker, ``make run``'s supervisor)
 goes through here, because Python's defaults are not enough for a server:
 
+- Python runs signal handlers only in the main thread. When the kernel delivers the signal to another thread (a
+  serving thread, say), a main thread blocked in ``threading.Event().wait()`` is never woken: the RouterOS
+  simulator's intermittent SIGINT hang (issue 17);
 - a process started in the background by a non-interactive shell (``make test &``, CI runners) inherits SIGINT
-  *ignored*, and Python then keeps ignoring it: Ctrl-C and ``kill -INT`` do nothing (issue 17's RouterOS
-  simulator "hang under load" was this);
+  *ignored*, and Python then keeps ignoring it: Ctrl-C and ``kill -INT`` do nothing;
 - SIGTERM's default ends the process without running any clean-up;
 - werkzeug's ``serve_forever`` joins every request thread on the way out, so one idle keep-alive client or one
   slow request holds the exit for as long as it lasts.
