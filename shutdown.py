@@ -9,8 +9,7 @@ goes through here, because Python's defaults are not enough for a server:
 - a process started in the background by a non-interactive shell (``make test &``, CI runners) inherits SIGINT
   *ignored*, and Python then keeps ignoring it: Ctrl-C and ``kill -INT`` do nothing;
 - SIGTERM's default ends the process without running any clean-up;
-- werkzeug's ``serve_forever`` joins every request thread on the way out, so one idle keep-alive client or one
-  slow request holds the exit for as long as it lasts.
+- the interpreter's own teardown of a Flask + SQLAlchemy process can take longer than the second allowed.
 
 ``StopSignals`` installs handlers for both signals (whatever was inherited) that raise ``Stopping`` in the main
 thread, and a self-pipe (``signal.set_wakeup_fd``) that the main thread sleeps on, so the wait ends even when the
@@ -92,8 +91,7 @@ def serve(server: socketserver.BaseServer, stop: StopSignals | None = None) -> N
     """
     stop = stop or StopSignals()
     if isinstance(server, socketserver.ThreadingMixIn):
-        server.daemon_threads = True
-        server.block_on_close = False  # server_close() must not join idle keep-alive or slow request threads
+        server.daemon_threads = True  # server_close() then waits for no request thread; they end with the process
     thread = threading.Thread(target=server.serve_forever, args=(POLL_S,), name="serve", daemon=True)
     try:
         thread.start()
