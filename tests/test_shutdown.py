@@ -103,7 +103,7 @@ def _connect(port: int, proc: subprocess.Popen, out: Output) -> socket.socket:
     deadline = time.monotonic() + START_S
     while True:
         try:
-            return socket.create_connection(("127.0.0.1", port), timeout=5)
+            return socket.create_connection(("127.0.0.1", port), timeout=START_S)  # a fresh gunicorn worker is slow
         except ConnectionRefusedError:
             assert proc.poll() is None, f"exited with {proc.returncode}:\n{out.text()[-3000:]}"
             assert time.monotonic() < deadline, f"port {port} never opened:\n{out.text()[-3000:]}"
@@ -123,7 +123,7 @@ def _http_clients(port: int, proc: subprocess.Popen, out: Output) -> list[socket
 def _routeros_clients(port: int, proc: subprocess.Popen, out: Output) -> list[object]:
     """A logged-in API session left idle, and a sentence cut off after its length prefix."""
     _connect(port, proc, out).close()
-    api = librouteros.connect("127.0.0.1", "admin", "sim-router-pass", port=port, timeout=5)
+    api = librouteros.connect("127.0.0.1", "admin", "sim-router-pass", port=port, timeout=START_S)
     partial = _connect(port, proc, out)
     partial.sendall(b"\x0a/log")  # says 10 bytes follow, sends 4
     return [api, partial]
@@ -143,7 +143,7 @@ def _slow_echo_request(port: int) -> None:
 
     threading.Thread(target=call, daemon=True).start()
     deadline = time.monotonic() + START_S
-    while requests.get(f"http://127.0.0.1:{port}/calls/shutdown", timeout=5).json()["calls"] < 1:
+    while requests.get(f"http://127.0.0.1:{port}/calls/shutdown", timeout=START_S).json()["calls"] < 1:
         assert time.monotonic() < deadline, "the slow request never reached the echo service"
         time.sleep(0.02)
 
