@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import socket
 import uuid
 from pathlib import Path
@@ -25,6 +26,13 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM, and SIGINT even when inherited ignored (``make test &``), interrupt the run as Ctrl-C does: the
+    session's fixtures tear down, so no PostgreSQL cluster or spawned process outlives an interrupted run."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)
