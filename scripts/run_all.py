@@ -44,8 +44,8 @@ def pipe(name: str, proc: subprocess.Popen) -> None:
         sys.stdout.flush()
 
 
-def main() -> None:
-    stop = StopSignals()  # first: Ctrl-C during the set-up below also stops cleanly
+def main() -> int:
+    stop = StopSignals()  # first: Ctrl-C during the set-up below stops cleanly too
     env = dict(os.environ)
     port = env.setdefault("PORT", "5000")
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
@@ -89,7 +89,7 @@ def main() -> None:
             threading.Thread(target=pipe, args=(name, proc), daemon=True).start()
         listening = {name: int(env[var]) for name, var in PORT_OF.items()}
         if not wait_until_listening(children, listening, stop):
-            return
+            return 1
         print(
             f"""
 MosPay gateway is running
@@ -107,10 +107,10 @@ Ctrl-C stops everything started here.""",
             for name, proc in children.items():
                 if proc.poll() is not None:
                     print(f"[{name}] exited with {proc.returncode}; stopping", flush=True)
-                    return
+                    return 1
             stop.sleep(0.5)
     except Stopping:
-        pass
+        return 0
     finally:
         stop_children(children)
 
@@ -149,4 +149,7 @@ def stop_children(children: dict[str, subprocess.Popen]) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        raise SystemExit(main())
+    except Stopping:  # during the set-up, before any child started: subprocess.run has killed its command
+        raise SystemExit(0) from None
