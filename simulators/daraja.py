@@ -2,7 +2,7 @@
 
 The outcome of a push is scripted by the phone number (OUTCOMES). Test helpers live under /simulator/, apart
 from the Daraja surface. State is in memory behind one lock; callbacks go out from background threads.
-Facts and their sources: /work/shared/PROTOCOLS.md Part A; docs/daraja-simulator.md for the table and settings.
+Facts, their sources, the outcome table and the settings: docs/daraja-simulator.md.
 
 This module is the Flask app, ``RunningSimulator`` and the entry point. The layers under it: ``daraja_rules``
 (field, password and timestamp checks; ``DarajaFault``) and ``daraja_state`` (outcomes, pushes, tokens, callbacks).
