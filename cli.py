@@ -15,6 +15,7 @@ from core.actor import system_actor
 from core.errors import GatewayError
 from demo import data as demo_data
 from demo import seed as demo_seed
+from lifecycle.shutdown import exit_process
 from reports import transactions
 
 SYSTEM = system_actor("cli")
@@ -144,6 +145,7 @@ def register_worker(app: Flask) -> None:
             _out(worker.run_once(current_app._get_current_object()))
         else:
             worker.run_forever(current_app._get_current_object())
+            exit_process()  # stopped by SIGINT/SIGTERM: skip the slow interpreter teardown
 
 
 def register_demo(app: Flask) -> None:

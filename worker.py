@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 
 from flask import Flask, current_app
@@ -14,11 +15,13 @@ from admin import clients
 from billing import jobs as billing_jobs
 from core import db
 from gateway import dispatch, webhooks
+from lifecycle.shutdown import Stopping, StopSignals
 from models import Transaction
 
 log = logging.getLogger(__name__)
 BATCH = 50
 LEASE_S = 120  # a claimed row comes back to the queue if its worker dies mid-call
+STOP_GRACE_S = 0.5  # on SIGINT/SIGTERM, how long a pass may take to reach its end before it is abandoned
 
 
 def deliver_webhooks() -> int:
@@ -191,13 +194,34 @@ def run_once(app: Flask) -> dict:
 
 
 def run_forever(app: Flask) -> None:
+    """Run passes until SIGINT or SIGTERM; the process stops within a second whatever the pass is doing.
+
+    Passes run on a daemon thread and the main thread only waits for the signal, so no exception is ever
+    raised inside a pass. A pass still busy after STOP_GRACE_S (a slow service call, a retry back-off) is
+    abandoned with the process, which loses nothing: its open transaction rolls back when the connection
+    closes and the rows it claimed return to the queue when their lease ends (LEASE_S), as after a crash.
+    """
     poll = app.config["WORKER_POLL_S"]
-    log.info("worker started; polling every %ss", poll)
-    while True:
-        try:
-            counts = run_once(app)
-            if any(v for v in counts.values() if isinstance(v, int)):
-                log.info("worker pass: %s", counts)
-        except Exception:  # noqa: BLE001 - one bad pass must not kill the worker; the next pass retries
-            log.exception("worker pass failed")
-        time.sleep(poll)
+    stop = StopSignals()
+    stopping = threading.Event()
+
+    def passes() -> None:
+        while not stopping.is_set():
+            try:
+                counts = run_once(app)
+                if any(v for v in counts.values() if isinstance(v, int)):
+                    log.info("worker pass: %s", counts)
+            except Exception:  # noqa: BLE001 - one bad pass must not kill the worker; the next pass retries
+                log.exception("worker pass failed")
+            stopping.wait(poll)
+
+    thread = threading.Thread(target=passes, name="worker-passes", daemon=True)
+    try:
+        thread.start()
+        log.info("worker started; polling every %ss", poll)
+        stop.sleep()
+    except Stopping as exc:
+        stopping.set()
+        thread.join(STOP_GRACE_S)
+        cut = " (a pass was cut short; its claims return after their lease)" if thread.is_alive() else ""
+        log.info("worker stopped on %s%s", exc, cut)

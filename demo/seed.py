@@ -40,18 +40,23 @@ def builtin_services() -> list[dict]:
 
 
 def ensure_services(conn: Connection) -> list[str]:
-    """Register the built-in services that do not exist yet. Returns the names created."""
+    """Register the built-in services that do not exist yet, and point existing ones at this run's addresses
+    (`make run` takes free ports when the defaults are busy, so they can change between runs). Returns the names
+    created."""
     created = []
-    for spec in builtin_services():
-        if not conn.execute(select(Service.id).where(Service.name == spec["name"])).first():
+    for spec in [*builtin_services(), *seed_isp.isp_services()]:
+        found = conn.execute(select(Service.base_url).where(Service.name == spec["name"])).first()
+        if not found:
             services.create_service(conn, spec, SYSTEM)
             created.append(spec["name"])
-    created += seed_isp.ensure_isp_services(conn) or []
+        elif found.base_url != spec["base_url"]:
+            services.update_service(conn, spec["name"], {"base_url": spec["base_url"]}, SYSTEM)
     return created
 
 
 def ensure_demo_client(conn: Connection) -> str:
-    """Create the demo merchant once (printing its secrets that one time) and assign every service."""
+    """Create the demo merchant once (printing its secrets that one time), point its Daraja and router settings at
+    this run's simulators, and assign every service."""
     cfg = current_app.config
     note = ""
     if not conn.execute(select(Client.id).where(Client.app_id == DEMO_APP_ID)).first():
@@ -62,37 +67,36 @@ def ensure_demo_client(conn: Connection) -> str:
             f"  demo merchant   App-ID demo  api_username {made['api_username']}  api_secret {made['api_secret']}\n"
             f"                  webhook_secret {made['webhook_secret']}  (shown once; rotate in the portal)"
         )
-        clients.set_mpesa_credentials(
-            conn,
-            DEMO_APP_ID,
-            {
-                "consumer_key": "sim-consumer-key",
-                "consumer_secret": "sim-consumer-secret",
-                "shortcode": SANDBOX_SHORTCODE,
-                "passkey": SANDBOX_PASSKEY,
-                "transaction_type": "CustomerPayBillOnline",
-                "environment": "custom",
-                "base_url": cfg["DARAJA_BASE_URL"],
-            },
-            SYSTEM,
-        )
-        clients.set_router_settings(
-            conn,
-            DEMO_APP_ID,
-            {
-                "host": "127.0.0.1",
-                "port": cfg["ROUTEROS_SIM_PORT"],
-                "username": "admin",
-                "password": "sim-router-pass",
-                "tls": False,
-            },
-            SYSTEM,
-        )
     else:
         note = "  demo merchant   App-ID demo (exists; rotate its credentials in the portal to see a new secret)"
+    # Every run: the simulators' addresses of this run (their ports may differ from the last one).
+    clients.set_mpesa_credentials(
+        conn,
+        DEMO_APP_ID,
+        {
+            "consumer_key": "sim-consumer-key",
+            "consumer_secret": "sim-consumer-secret",
+            "shortcode": SANDBOX_SHORTCODE,
+            "passkey": SANDBOX_PASSKEY,
+            "transaction_type": "CustomerPayBillOnline",
+            "environment": "custom",
+            "base_url": cfg["DARAJA_BASE_URL"],
+        },
+        SYSTEM,
+    )
+    clients.set_router_settings(
+        conn,
+        DEMO_APP_ID,
+        {
+            "host": "127.0.0.1",
+            "port": cfg["ROUTEROS_SIM_PORT"],
+            "username": "admin",
+            "password": "sim-router-pass",
+            "tls": False,
+        },
+        SYSTEM,
+    )
     for name in conn.execute(select(Service.name).order_by(Service.id)).scalars().all():
         services.assign(conn, DEMO_APP_ID, name, SYSTEM)
-    from demo import isp as seed_isp
-
     seed_isp.ensure_demo_isp(conn, DEMO_APP_ID)
     return note

@@ -1,8 +1,10 @@
 """`make run`: local PostgreSQL if needed, migrate, seed the demo, then start the gateway, its microservices,
-the simulators and the worker, and print where everything is. Ctrl-C stops what it started."""
+the simulators and the worker, and print where everything is. Ctrl-C (SIGINT) or SIGTERM stops what it started
+within a second."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -16,7 +18,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from lifecycle.shutdown import Stopping, StopSignals  # noqa: E402 - needs the project root on the path first
+
 PY = sys.executable
+STOP_S = 0.9  # every child stops within a second of SIGINT/SIGTERM; one that does not is killed
 
 
 def sh(args: list[str], env: dict) -> str:
@@ -77,7 +83,8 @@ def pipe(name: str, proc: subprocess.Popen) -> None:
         sys.stdout.flush()
 
 
-def main() -> None:
+def main() -> int:
+    stop = StopSignals()  # first: Ctrl-C during the set-up below stops cleanly too
     env = dict(os.environ)
     defaults = {
         "PORT": 5000,
@@ -128,28 +135,20 @@ def main() -> None:
         "gateway": [str(Path(PY).parent / "gunicorn"), "-c", "gunicorn.conf.py", "app:create_app()"],
     }
     children: dict[str, subprocess.Popen] = {}
-    for name, args in processes.items():
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        children[name] = proc
-        threading.Thread(target=pipe, args=(name, proc), daemon=True).start()
-
-    def stop(*_: object) -> None:
-        for proc in children.values():
-            if proc.poll() is None:
-                proc.terminate()
-        deadline = time.time() + 10
-        for proc in children.values():
-            try:
-                proc.wait(max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    wait_until_listening([int(env[name]) for name in defaults], children, f"http://127.0.0.1:{port}/healthz")
-    print(
-        f"""
+    try:
+        for name, args in processes.items():
+            # Each child leads its own process group, so a stop that times out can kill gunicorn's workers too.
+            out = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True, "process_group": 0}
+            proc = subprocess.Popen(args, cwd=ROOT, env=env, **out)
+            children[name] = proc
+            threading.Thread(target=pipe, args=(name, proc), daemon=True).start()
+        wait_until_listening([int(env[name]) for name in defaults], children, f"http://127.0.0.1:{port}/healthz")
+        for name, proc in children.items():
+            if proc.poll() is not None:
+                print(f"[{name}] exited with {proc.returncode} while starting; stopping", flush=True)
+                return 1
+        print(
+            f"""
 MosPay gateway is running
   portal          http://127.0.0.1:{port}/            {admin_note}
   API docs        http://127.0.0.1:{port}/api/v1/docs
@@ -161,15 +160,39 @@ MosPay gateway is running
   captive page    http://127.0.0.1:{port}/hotspot/demo     hotspot login http://127.0.0.1:{env["HOTSPOT_SIM_PORT"]}/login
 {demo_note}
 Ctrl-C stops everything started here.""",
-        flush=True,
-    )
-    while True:
-        for name, proc in children.items():
-            if proc.poll() is not None:
-                print(f"[{name}] exited with {proc.returncode}; stopping", flush=True)
-                stop()
-        time.sleep(1)
+            flush=True,
+        )
+        while True:
+            for name, proc in children.items():
+                if proc.poll() is not None:
+                    print(f"[{name}] exited with {proc.returncode}; stopping", flush=True)
+                    return 1
+            stop.sleep(0.5)
+    except Stopping:
+        return 0
+    finally:
+        stop_children(children)
+
+
+def stop_children(children: dict[str, subprocess.Popen]) -> None:
+    """Ask every child to stop, all at once; whatever is still running after STOP_S is killed with its group."""
+    for name, proc in children.items():
+        if proc.poll() is None:
+            # gunicorn's SIGTERM is a graceful stop of up to graceful_timeout (30 s); SIGINT is its quick stop.
+            proc.send_signal(signal.SIGINT if name == "gateway" else signal.SIGTERM)
+    deadline = time.monotonic() + STOP_S
+    for name, proc in children.items():
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"[{name}] still running {STOP_S} s after the stop signal; killing it", flush=True)
+        with contextlib.suppress(ProcessLookupError):  # a group outlives its leader: kill what is left of it
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        raise SystemExit(main())
+    except Stopping:  # during the set-up, before any child started: subprocess.run has killed its command
+        raise SystemExit(0) from None

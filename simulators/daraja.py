@@ -289,15 +289,22 @@ class RunningSimulator:
 
 
 def main() -> None:
-    """Serve the simulator on 127.0.0.1 (port from Config.DARAJA_SIM_PORT, else the port of DARAJA_BASE_URL)."""
+    """Serve the simulator on 127.0.0.1 (port from Config.DARAJA_SIM_PORT, else the port of DARAJA_BASE_URL)
+    until SIGINT or SIGTERM."""
     from config import Config
+    from lifecycle.shutdown import exit_process, serve
 
     logging.basicConfig(level=logging.INFO)
     port = getattr(Config, "DARAJA_SIM_PORT", None) or urlsplit(Config.DARAJA_BASE_URL).port or 5201
     settings = {"timestamp_window_s": Config.DARAJA_SIM_TIMESTAMP_WINDOW_S}
-    server = make_server("127.0.0.1", int(port), create_app(settings), threaded=True)
+    app = create_app(settings)
+    server = make_server("127.0.0.1", int(port), app, threaded=True)
     log.info("Daraja simulator listening", extra={"port": port})
-    server.serve_forever()
+    try:
+        serve(server)
+    finally:
+        app.extensions["daraja_simulator"].stopped.set()  # pending callbacks are dropped, not sent late
+    exit_process()
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Mapping
 
 from config import Config
+from lifecycle.shutdown import Stopping, StopSignals, exit_process
 from simulators.routeros_commands import Router, SessionRefused
 from simulators.routeros_menus import MENUS, Menu, MenuSpec, Trap, matches
 from simulators.routeros_wire import (
@@ -360,22 +361,25 @@ def main(argv: list[str] | None = None) -> None:
         hotspot_profiles=DEMO_HOTSPOT_PROFILES,
         ssl_context=context,
     )
-    sim.start()
-    log.info("RouterOS API simulator (v%s) on %s:%d, login %s", args.ros_version, sim.host, sim.port, args.user)
+    # Before start(): a signal that lands on a serving thread must still wake the main thread (issue 17).
+    stop = StopSignals()
     hotspot = None
-    if args.hotspot_port is not None:
-        from simulators.hotspot_login import HotspotLoginServer  # imports this module: load it only when asked
-
-        hotspot = HotspotLoginServer(sim, args.hotspot_port).start()
-        log.info("hotspot login page on %s (use it as link-login-only)", hotspot.login_url)
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
+        sim.start()
+        log.info("RouterOS API simulator (v%s) on %s:%d, login %s", args.ros_version, sim.host, sim.port, args.user)
+        if args.hotspot_port is not None:
+            from simulators.hotspot_login import HotspotLoginServer  # imports this module: load it only when asked
+
+            hotspot = HotspotLoginServer(sim, args.hotspot_port).start()
+            log.info("hotspot login page on %s (use it as link-login-only)", hotspot.login_url)
+        stop.sleep()
+    except Stopping:
         pass
     finally:
         if hotspot is not None:
             hotspot.stop()
         sim.stop()
+    exit_process()
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import signal
 import socket
 import uuid
 from pathlib import Path
@@ -15,6 +16,7 @@ from app import create_app
 from core import db_roles
 from core import schema as schema_setup
 from microservices.echo.app import create_app as create_echo_app
+from tests.processes import kill_all
 from tests.reaper import pytest_sessionfinish, pytest_sessionstart  # noqa: F401  (hooks)
 from tests.servers import LiveServer
 
@@ -26,6 +28,20 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM, and SIGINT even when inherited ignored (``make test &``), interrupt the run as Ctrl-C does: the
+    session's fixtures tear down, so no PostgreSQL cluster or spawned process outlives an interrupted run."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind():
+    """Whatever a test started with tests.processes.spawn is killed at the end, even after a failure or timeout."""
+    yield
+    kill_all()
 
 
 @pytest.fixture(scope="session")

@@ -12,16 +12,16 @@ ROOT = Path(__file__).resolve().parents[1]
 OUR_TOP_LEVEL = {
     "app", "cli", "worker", "config", "models", "payment_processor", "gunicorn",
     "routes", "demo", "billing", "reports", "workshop", "admin", "gateway", "adapters", "core",
-    "microservices", "simulators", "bench",
+    "microservices", "simulators", "bench", "lifecycle",
 }  # fmt: skip
 # What each root module may import from the project (everything else it imports must be a library).
 ALLOWED = {
     "config": set(),
     "models": set(),
-    "gunicorn.conf": {"config"},
+    "gunicorn.conf": {"config", "gateway"},
     "payment_processor": {"core", "gateway", "adapters", "config"},
-    "worker": {"core", "gateway", "admin", "billing", "models", "config"},
-    "cli": {"core", "gateway", "admin", "billing", "reports", "workshop", "demo", "worker", "config"},
+    "worker": {"core", "gateway", "admin", "billing", "models", "lifecycle", "config"},
+    "cli": {"core", "gateway", "admin", "billing", "reports", "workshop", "demo", "worker", "lifecycle", "config"},
     "app": {"core", "gateway", "adapters", "routes", "cli", "config"},
 }
 

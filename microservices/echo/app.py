@@ -14,8 +14,10 @@ from collections import Counter
 
 import requests
 from flask import Flask, jsonify, request
+from werkzeug.serving import make_server
 
 from config import Config, check_microservice_production
+from lifecycle.shutdown import exit_process, serve
 from microservices import http_face
 
 
@@ -78,7 +80,9 @@ def _call_back(url: str, amount: str | None) -> None:
 
 
 def main() -> None:
-    create_app().run(host="127.0.0.1", port=Config.ECHO_SERVICE_PORT, threaded=True)
+    """Serve on 127.0.0.1:ECHO_SERVICE_PORT until SIGINT or SIGTERM (a sleeping request does not hold the exit)."""
+    serve(make_server("127.0.0.1", Config.ECHO_SERVICE_PORT, create_app(), threaded=True))
+    exit_process()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from werkzeug.serving import make_server
 
 from config import Config, check_microservice_production
 from core.crypto import SecretBox
+from lifecycle.shutdown import exit_process, serve
 from microservices import http_face
 from microservices.http_face import json_object
 from microservices.mpesa.daraja import DarajaClient
@@ -93,12 +94,14 @@ def create_app(settings: dict | None = None) -> Flask:
 
 
 def main() -> None:
-    """Serve on 127.0.0.1 (port from Config.MPESA_SERVICE_PORT, else the port of Config.MPESA_SERVICE_URL)."""
+    """Serve on 127.0.0.1 (port from Config.MPESA_SERVICE_PORT, else the port of Config.MPESA_SERVICE_URL)
+    until SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.INFO)
     port = getattr(Config, "MPESA_SERVICE_PORT", None) or urlsplit(Config.MPESA_SERVICE_URL).port or 5101
     server = make_server("127.0.0.1", int(port), create_app(), threaded=True)
     log.info("M-Pesa adapter listening", extra={"port": port})
-    server.serve_forever()
+    serve(server)
+    exit_process()
 
 
 if __name__ == "__main__":

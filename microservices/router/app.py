@@ -13,8 +13,10 @@ from urllib.parse import urlsplit
 
 from flask import Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
+from werkzeug.serving import make_server
 
 from config import Config, check_microservice_production
+from lifecycle.shutdown import exit_process, serve
 from microservices import http_face
 from microservices.http_face import json_object
 from microservices.router.routeros import (
@@ -215,13 +217,14 @@ def _default_port() -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve the adapter on loopback for ``make run``."""
+    """Serve the adapter on loopback for ``make run`` until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(description="Router adapter microservice")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None, help="default: ROUTER_SERVICE_PORT, else 5102")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    create_app().run(host=args.host, port=args.port or _default_port(), threaded=True)
+    serve(make_server(args.host, args.port or _default_port(), create_app(), threaded=True))
+    exit_process()
 
 
 if __name__ == "__main__":

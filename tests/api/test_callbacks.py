@@ -21,7 +21,7 @@ def _txn(app, public_id):
         )
 
 
-def _wait_state(app, public_id, states, timeout=5.0):
+def _wait_state(app, public_id, states, timeout=30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         txn = _txn(app, public_id)

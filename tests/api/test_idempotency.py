@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -38,16 +39,17 @@ def test_different_payload_is_409(client, echo):
     assert "different payload" in resp.get_json()["message"]
 
 
-def test_in_flight_duplicate_is_409_in_progress(live_gateway, echo, echo_service):
-    merchant, service = echo
-    body = merchant.fields(service["name"], "pay", f001="sleep:1")
+def test_in_flight_duplicate_is_409_in_progress(app, live_gateway, echo_service):
+    merchant, service = echo_setup(app, echo_service.url, timeout_s=20)  # the first call sleeps 3 s
+    body = merchant.fields(service["name"], "pay", f001="sleep:3")
     url = f"{live_gateway.url}/api/v1/payment/process"
     with ThreadPoolExecutor(2) as pool:
-        slow = pool.submit(requests.post, url, json=body, headers=merchant.headers(), timeout=10)
-        import time
-
-        time.sleep(0.4)
-        dup = requests.post(url, json=body, headers=merchant.headers(), timeout=10)
+        slow = pool.submit(requests.post, url, json=body, headers=merchant.headers(), timeout=30)
+        deadline = time.monotonic() + 20
+        while _calls(echo_service, body["f010"]) < 1:  # the first request is at the echo service: in flight
+            assert time.monotonic() < deadline and not slow.done(), "the first request never reached the service"
+            time.sleep(0.02)
+        dup = requests.post(url, json=body, headers=merchant.headers(), timeout=30)
         assert dup.status_code == 409
         assert "in progress" in dup.json()["message"]
         assert slow.result().status_code == 200

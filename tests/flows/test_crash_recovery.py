@@ -19,6 +19,7 @@ from core import db
 from simulators.daraja import RunningSimulator
 from tests.factories import ACTOR, assign, make_client
 from tests.flows.conftest import SIM_SETTINGS, mpesa_credentials
+from tests.processes import kill_group, spawn
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,22 +37,31 @@ def _start_gateway(database_url: str, port: int) -> subprocess.Popen:
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "RATELIMIT_ENABLED": "false",
     }
-    proc = subprocess.Popen(
+    proc = spawn(
         [sys.executable, "-m", "flask", "--app", "app", "run", "--port", str(port), "--no-reload"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a loaded machine takes seconds to import the app
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200:
                 return proc
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused while starting, or a slow first answer
             time.sleep(0.1)
-    proc.kill()
+    kill_group(proc)
     raise AssertionError("gateway did not start")
+
+
+def _wait_for_lost_callback(sim: RunningSimulator, deadline_s: float = 30) -> dict:
+    """The simulator's scheduled callback has been tried against the dead gateway (and failed)."""
+    deadline = time.monotonic() + deadline_s
+    while not (tried := [c for c in sim.state.callbacks if c["reason"] == "scheduled"]):
+        assert time.monotonic() < deadline, "the simulator never tried its callback"
+        time.sleep(0.05)
+    return tried[0]
 
 
 @pytest.fixture
@@ -94,7 +104,8 @@ def test_gateway_killed_before_callback_settles_by_reconciliation(
     finally:
         gateway.send_signal(signal.SIGKILL)
         gateway.wait()
-    time.sleep(2.5)  # the simulator's callback now hits a dead gateway and is lost
+    lost = _wait_for_lost_callback(slow_callback_daraja)  # the callback hits the dead gateway and is lost
+    assert lost["status_code"] is None, lost
     gateway = _start_gateway(database_url, port)  # the restart
     try:
         app.config.update(STK_QUERY_AFTER_SECONDS=0, RECONCILE_INTERVAL_S=0)
@@ -139,8 +150,7 @@ def test_gateway_killed_before_callback_settles_by_reconciliation(
         ).json()
         assert status["status"] == "completed"
     finally:
-        gateway.terminate()
-        gateway.wait(10)
+        kill_group(gateway)
 
 
 def test_orphaned_dispatched_request_is_swept(app, client, echo_service):

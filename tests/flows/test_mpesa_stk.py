@@ -17,6 +17,9 @@ from tests.factories import assign, make_client
 from tests.flows.conftest import mpesa_credentials
 from tests.servers import LiveServer
 
+# Deadlines of condition waits, not sleeps: generous, because a worker pass on a loaded machine takes seconds.
+WAIT_S = 30.0
+
 
 class Receiver:
     """The merchant's webhook endpoint: records what arrives (raw body and headers)."""
@@ -83,7 +86,7 @@ def _txn(app, f010):
         )
 
 
-def _settle(app, f010, states=("completed", "failed", "timed_out"), timeout=8.0, run_worker=False):
+def _settle(app, f010, states=("completed", "failed", "timed_out"), timeout=WAIT_S, run_worker=False):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if run_worker:
@@ -95,7 +98,7 @@ def _settle(app, f010, states=("completed", "failed", "timed_out"), timeout=8.0,
     raise AssertionError(f"{f010} stayed {txn['state']}")
 
 
-def _webhooks(app, receiver, m, f010, expect=1, timeout=5.0):
+def _webhooks(app, receiver, m, f010, expect=1, timeout=WAIT_S):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         app.test_cli_runner().invoke(args=["worker", "--once"])
@@ -161,7 +164,7 @@ def test_duplicate_callback_is_applied_once(app, live_gateway, merchant, receive
     m, service = merchant
     body, _ = _pay(live_gateway, m, service, "254700000005")
     txn = _settle(app, body["f010"])
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         with app.app_context(), db.transaction() as conn:
             outcomes = (
@@ -216,11 +219,11 @@ def test_late_callback_after_timeout_settles_and_flags(app, live_gateway, mercha
     txn = _txn(app, body["f010"])
     with app.app_context(), db.transaction() as conn:
         conn.execute(text("SELECT gateway.expire_transaction(:t, 'test: expired early')"), {"t": txn["id"]})
-    deadline = time.monotonic() + 6  # the late callback is held: a late success is never settled unconfirmed
+    deadline = time.monotonic() + 30  # the late callback is held: a late success is never settled unconfirmed
     while "unconfirmed_callback" not in _txn(app, body["f010"])["flags"] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _txn(app, body["f010"])["state"] == "timed_out"
-    txn = _settle(app, body["f010"], states=("completed",), timeout=6, run_worker=True)
+    txn = _settle(app, body["f010"], states=("completed",), run_worker=True)
     assert txn["flags"]["late_settlement"] is True and txn["flags"]["needs_review"] is True
     assert txn["result"]["data"]["settled_by"] == "stkquery"
     hits = _webhooks(app, receiver, m, body["f010"], expect=2)
@@ -335,7 +338,7 @@ def test_success_callback_held_until_stk_query_confirms(app, live_gateway, merch
     app.config["STK_QUERY_AFTER_SECONDS"] = 300  # only the held callback makes the check due at once
     try:
         body, _ = _pay(live_gateway, m, service, "254708374149")
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + WAIT_S
         while "unconfirmed_callback" not in _txn(app, body["f010"])["flags"] and time.monotonic() < deadline:
             time.sleep(0.1)
         held = _txn(app, body["f010"])

@@ -30,9 +30,10 @@ SIMULATOR_SETTINGS = {
         {"consumer_key": NO_STK_KEY, "consumer_secret": NO_STK_SECRET, "stk_enabled": False},
     ],
     "passkeys": {SANDBOX_SHORTCODE: SANDBOX_PASSKEY, OTHER_SHORTCODE: OTHER_PASSKEY},
-    "callback_delay_s": 0.2,
-    "late_callback_delay_s": 0.5,
-    "expire_after_s": 0.5,
+    # Wide enough for "still pending" checks right after a push on a loaded machine; tests poll for the outcome.
+    "callback_delay_s": 1.0,
+    "late_callback_delay_s": 2.5,
+    "expire_after_s": 2.5,
     "subscriber_lock": False,  # these tests push to one number many times
     "callback_timeout_s": 1.0,
 }

@@ -198,12 +198,13 @@ def test_token_is_reused_across_pushes(client, sim, push_body):
 
 
 def test_token_is_refreshed_before_it_expires(client, start_simulator, push_body):
-    short = start_simulator(token_ttl_s=61)  # usable for 1 s with the 60 s margin
+    short = start_simulator(token_ttl_s=63)  # usable for 3 s with the 60 s margin: room for two pushes under load
     push_body["credentials"]["base_url"] = short.base_url
     adapter = client()
     adapter.stk_push(parse_push(push_body))
     adapter.stk_push(parse_push(push_body))
-    time.sleep(1.1)
+    assert len(sim_requests(short, OAUTH)) == 1
+    time.sleep(3.1)  # the token's usable life is wall-clock time: nothing to wait on but the clock
     adapter.stk_push(parse_push(push_body))
     assert len(sim_requests(short, OAUTH)) == 2
 
@@ -382,8 +383,10 @@ def test_query_follows_a_push_to_completion(client, push_body, credentials):
     query = parse_query({"credentials": credentials, "checkout_request_id": checkout_id})
     first = adapter.stk_query(query)
     assert (first.state, first.result_desc) == ("pending", "The transaction is being processed")
-    time.sleep(0.3)
-    final = adapter.stk_query(query)
+    deadline = time.monotonic() + 15
+    while (final := adapter.stk_query(query)).state == "pending":  # final after callback_delay_s
+        assert time.monotonic() < deadline, "the push never settled"
+        time.sleep(0.05)
     assert (final.state, final.result_code) == ("completed", "0")
     assert final.merchant_request_id
 

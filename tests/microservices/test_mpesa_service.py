@@ -10,6 +10,7 @@ from tests.microservices.conftest import (
     INTERNAL_TOKEN,
     OTHER_PASSKEY,
     OTHER_SHORTCODE,
+    SIMULATOR_SETTINGS,
     closed_port,
     sim_requests,
 )
@@ -229,6 +230,18 @@ def query_body(credentials: dict, checkout_id: str) -> dict:
     return {"credentials": credentials, "checkout_request_id": checkout_id}
 
 
+def _final_query(call, credentials: dict, checkout_id: str, timeout: float = 15.0) -> dict:
+    """Poll /stkquery until the outcome is final (200 and no longer pending)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = call("/stkquery", query_body(credentials, checkout_id))
+        body = response.get_json()
+        if response.status_code == 200 and body["state"] != "pending":
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.05)
+
+
 @pytest.mark.parametrize(
     ("phone", "state", "result_code"),
     [
@@ -250,10 +263,7 @@ def test_query_states(call, push_body, credentials, phone, state, result_code):
         "MerchantRequestID": None,
         "CheckoutRequestID": checkout_id,
     }
-    time.sleep(0.3)
-    response = call("/stkquery", query_body(credentials, checkout_id))
-    body = response.get_json()
-    assert response.status_code == 200
+    body = _final_query(call, credentials, checkout_id)
     assert (body["state"], body["result_code"]) == (state, result_code)
     assert body["MerchantRequestID"]
     assert isinstance(body["result_desc"], str)
@@ -267,10 +277,9 @@ def test_query_of_an_unknown_id_is_pending(call, credentials):
 def test_unanswered_prompt_stays_pending_then_fails_1037(call, push_body, credentials):
     push_body["phone"] = "254700000002"
     checkout_id = call("/stkpush", push_body).get_json()["CheckoutRequestID"]
-    time.sleep(0.25)  # past callback_delay_s, before expire_after_s
+    time.sleep(SIMULATOR_SETTINGS["callback_delay_s"] + 0.1)  # past callback_delay_s, before expire_after_s
     assert call("/stkquery", query_body(credentials, checkout_id)).get_json()["state"] == "pending"
-    time.sleep(0.35)
-    body = call("/stkquery", query_body(credentials, checkout_id)).get_json()
+    body = _final_query(call, credentials, checkout_id)
     assert (body["state"], body["result_code"], body["result_desc"]) == (
         "failed",
         "1037",

@@ -18,10 +18,12 @@ import requests
 from simulators.daraja import EAT, OUTCOMES, SANDBOX_PASSKEY, SANDBOX_SHORTCODE, RunningSimulator
 
 KEY, SECRET = "sim-consumer-key", "sim-consumer-secret"
+# Wide enough that "still in flight" checks made right after a push hold on a loaded machine; waits for the
+# outcome are conditions (wait_for), so the delays cost a second, not a flaky window.
 SETTINGS = {
-    "callback_delay_s": 0.2,
-    "late_callback_delay_s": 0.6,
-    "expire_after_s": 0.6,
+    "callback_delay_s": 1.0,
+    "late_callback_delay_s": 4.0,
+    "expire_after_s": 4.0,
     "callback_timeout_s": 1.0,
 }
 PUSH, QUERY, OAUTH = "/mpesa/stkpush/v1/processrequest", "/mpesa/stkpushquery/v1/query", "/oauth/v1/generate"
@@ -60,13 +62,18 @@ class CallbackReceiver:
         self.server.server_close()
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 3.0) -> object:
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if value := predicate():
             return value
         time.sleep(0.02)
     raise AssertionError("condition not met in time")
+
+
+def settled_query(base: str, token: str, checkout_id: str) -> dict:
+    """The STK query's answer once the outcome is final (until then Daraja says it is being processed)."""
+    return wait_for(lambda: (r := query(base, token, checkout_id)).status_code == 200 and r.json())
 
 
 @pytest.fixture(scope="module")
@@ -416,10 +423,9 @@ def test_long_account_reference_is_accepted_then_fails_asynchronously(base, toke
 
 def test_unanswered_prompt_expires_with_1037_and_no_callback(base, token, receiver):
     checkout_id = push(base, token, receiver.url, phone="254700000002")["CheckoutRequestID"]
-    time.sleep(0.3)  # past callback_delay_s: still in flight
+    time.sleep(SETTINGS["callback_delay_s"] + 0.1)  # past callback_delay_s: still in flight until expire_after_s
     assert_fault(query(base, token, checkout_id), 500, "500.001.1001", "The transaction is being processed")
-    time.sleep(0.4)
-    answer = query(base, token, checkout_id).json()
+    answer = settled_query(base, token, checkout_id)
     assert (answer["ResultCode"], answer["ResultDesc"]) == ("1037", "DS timeout user cannot be reached")
     assert receiver.for_checkout(checkout_id) == []
 
@@ -435,9 +441,8 @@ def test_duplicate_callback(base, token, receiver):
 
 def test_late_callback_arrives_after_the_query_settles(base, token, receiver):
     checkout_id = push(base, token, receiver.url, phone="254700000006")["CheckoutRequestID"]
-    time.sleep(0.3)
-    assert query(base, token, checkout_id).json()["ResultCode"] == "0"
-    assert receiver.for_checkout(checkout_id) == []
+    assert settled_query(base, token, checkout_id)["ResultCode"] == "0"
+    assert receiver.for_checkout(checkout_id) == []  # the late callback comes at late_callback_delay_s
     (late,) = wait_for(lambda: receiver.for_checkout(checkout_id))
     assert late["body"]["Body"]["stkCallback"]["ResultCode"] == 0
     reasons = [c["reason"] for c in requests.get(f"{base}/simulator/callbacks").json()["callbacks"]]
@@ -446,8 +451,7 @@ def test_late_callback_arrives_after_the_query_settles(base, token, receiver):
 
 def test_settled_by_query_only(base, token, receiver):
     checkout_id = push(base, token, receiver.url, phone="254700000007")["CheckoutRequestID"]
-    time.sleep(0.4)
-    assert query(base, token, checkout_id).json()["ResultCode"] == "0"
+    assert settled_query(base, token, checkout_id)["ResultCode"] == "0"
     assert receiver.for_checkout(checkout_id) == []
 
 
@@ -467,8 +471,7 @@ def test_subscriber_lock_until_the_outcome_is_final(base, token, receiver):
     response = post(base, PUSH, token, push_body(receiver.url, phone="254722000001"))
     assert_fault(response, 500, "500.001.1001", OUTCOMES["254700000008"].reject[2])
     push(base, token, receiver.url, phone="254722000002")  # another phone is not locked
-    time.sleep(0.25)
-    push(base, token, receiver.url, phone="254722000001")
+    wait_for(lambda: post(base, PUSH, token, push_body(receiver.url, phone="254722000001")).status_code == 200)
 
 
 def test_subscriber_lock_can_be_turned_off(receiver):
@@ -541,8 +544,8 @@ def test_resend_callback_on_demand(base, token, receiver):
     checkout_id = push(base, token, receiver.url, phone="254700000007")["CheckoutRequestID"]
     early = requests.post(f"{base}/simulator/stk/{checkout_id}/callback")
     assert early.status_code == 409
-    time.sleep(0.25)
-    sent = requests.post(f"{base}/simulator/stk/{checkout_id}/callback").json()
+    resend = f"{base}/simulator/stk/{checkout_id}/callback"
+    sent = wait_for(lambda: (r := requests.post(resend)).status_code == 200 and r.json())
     assert (sent["reason"], sent["status_code"]) == ("manual", 200)
     (delivery,) = receiver.for_checkout(checkout_id)
     assert delivery["body"] == sent["body"]
@@ -554,5 +557,5 @@ def test_reset_forgets_everything(base, token, receiver):
     requests.post(f"{base}/simulator/reset").raise_for_status()
     assert requests.get(f"{base}/simulator/requests").json()["requests"] == []
     assert_fault(query(base, token, checkout_id), 404, "404.001.03", "Invalid Access Token")
-    time.sleep(0.3)
+    time.sleep(SETTINGS["callback_delay_s"] + 0.3)  # past the moment the callback was due
     assert receiver.for_checkout(checkout_id) == []  # pending deliveries were cancelled

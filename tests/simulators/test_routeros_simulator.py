@@ -28,6 +28,7 @@ from simulators.routeros import (
     prefix_size,
 )
 from simulators.routeros_system import format_uptime
+from tests.processes import spawn
 from tests.routeros_fixtures import (  # noqa: F401 (the *_fixture imports register pytest fixtures)
     ROUTER_PASSWORD,
     RawClient,
@@ -496,13 +497,13 @@ def _free_port() -> int:
 
 def test_main_serves_demo_profiles_until_interrupted():
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "simulators.routeros", "--port", str(port)],
-                            cwd=Path(__file__).resolve().parents[2], stderr=subprocess.PIPE)  # fmt: skip
+    proc = spawn([sys.executable, "-m", "simulators.routeros", "--port", str(port)],
+                 cwd=Path(__file__).resolve().parents[2], stderr=subprocess.PIPE)  # fmt: skip
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # starting Python on a loaded machine takes seconds
         while True:
             try:
-                api = librouteros.connect("127.0.0.1", "admin", ROUTER_PASSWORD, port=port, timeout=2)
+                api = librouteros.connect("127.0.0.1", "admin", ROUTER_PASSWORD, port=port, timeout=10)
                 break
             except ConnectionRefusedError:
                 assert time.monotonic() < deadline, "simulator did not start"
