@@ -7,9 +7,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask
 from flask.json.provider import DefaultJSONProvider
-from flask_limiter import Limiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import cli
@@ -17,16 +16,8 @@ import config
 from adapters.http import HttpAdapter, make_session
 from core import db
 from core.errors import register_error_handlers
-from gateway import api_log
+from gateway import api_log, limits
 from routes import register_blueprints
-
-
-def _rate_key() -> str:
-    # Per client where we know it, else per address: one noisy client cannot starve the others.
-    return request.headers.get("App-ID") or request.headers.get("X-App-ID") or request.remote_addr or "unknown"
-
-
-limiter = Limiter(key_func=_rate_key)
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -53,13 +44,16 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     if app.config["TRUSTED_PROXY_COUNT"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXY_COUNT"])  # type: ignore[method-assign]
     if app.config["DATABASE_URL"]:
-        app.extensions["db_engine"] = db.make_engine(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"])
+        app.extensions["db_engine"] = db.make_engine(
+            app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"], app.config["DB_STATEMENT_TIMEOUT_MS"]
+        )
     app.extensions["service_adapter"] = HttpAdapter(
         make_session(), app.config["INTERNAL_TOKEN"], retries=app.config["SERVICE_RETRIES"]
     )
-    app.config["RATELIMIT_DEFAULTS"] = app.config["RATELIMIT_DEFAULT"]
-    app.config["RATELIMIT_HEADERS_ENABLED"] = True
-    limiter.init_app(app)
+    # Rate limits are counted after authentication (gateway/limits.py), in PostgreSQL unless a store is set.
+    limits.parse_rate(app.config["RATELIMIT_DEFAULT"])
+    limits.parse_rate(app.config["RATELIMIT_ANONYMOUS"])
+    app.extensions["rate_store"] = limits.external_store(app)
 
     register_error_handlers(app)
     api_log.register(app)

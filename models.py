@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, Numeric, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, Numeric, SmallInteger, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime
@@ -64,6 +64,8 @@ class Client(GatewayTable):
     webhook_secret_enc: Mapped[str]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    rate_limit: Mapped[str | None]  # "1200/minute"; NULL = RATELIMIT_DEFAULT
+    monthly_quota: Mapped[int | None]  # transactions per UTC month; NULL = no quota
 
 
 class ClientCredential(GatewayTable):
@@ -190,6 +192,8 @@ class TransactionEvent(GatewayTable):
 
 
 class CallAttempt(GatewayTable):
+    """Partitioned by month on created_at (schema 0020), so the key includes it."""
+
     __tablename__ = "call_attempts"
     id: Mapped[int] = pk()
     transaction_id: Mapped[int] = fk("transactions.id")
@@ -201,7 +205,7 @@ class CallAttempt(GatewayTable):
     request_body: Mapped[str | None]
     response_body: Mapped[str | None]
     error: Mapped[str | None]
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(primary_key=True)
 
 
 class Callback(GatewayTable):
@@ -217,6 +221,8 @@ class Callback(GatewayTable):
 
 
 class ApiLog(GatewayTable):
+    """Partitioned by month on created_at (schema 0020), so the key includes it."""
+
     __tablename__ = "api_logs"
     id: Mapped[int] = pk()
     client_id: Mapped[int | None] = fk("clients.id")
@@ -229,7 +235,7 @@ class ApiLog(GatewayTable):
     transaction_id: Mapped[int | None] = mapped_column(BigInteger)
     request_body: Mapped[str | None]
     response_body: Mapped[str | None]
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(primary_key=True)
 
 
 class Outbox(GatewayTable):
@@ -299,3 +305,14 @@ class TransactionStatsHourly(GatewayTable):
     state: Mapped[str] = mapped_column(Text, primary_key=True)
     txn_count: Mapped[int] = mapped_column(BigInteger)
     amount_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+
+
+class RateCounter(GatewayTable):
+    """Fixed-window counters for rate limits and monthly quotas (sql/gateway/25_limits.sql)."""
+
+    __tablename__ = "rate_counters"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    hits: Mapped[int]
+    expires_at: Mapped[datetime]

@@ -1,14 +1,16 @@
-"""Database access: pooled engine, transactions with SET LOCAL timeouts, SQLSTATE → GatewayError in one place."""
+"""Database access: pooled engine, transactions with SET LOCAL timeouts, single-statement autocommit calls for
+the hot path, SQLSTATE → GatewayError in one place."""
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -30,18 +32,45 @@ _SQLSTATE_ERRORS: dict[str, type[errors.GatewayError]] = {
 }
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
-    """An engine whose connections start with a pinned search_path (no session state beyond it)."""
+# A pooled connection idle longer than this is pinged on checkout; a busy one is not (a ping is a round trip).
+PING_AFTER_IDLE_S = 10.0
+
+
+def make_engine(url: str, pool_size: int = 10, statement_timeout_ms: int = 0) -> Engine:
+    """An engine whose connections start with a pinned search_path and statement_timeout, set once at
+    connect (no per-transaction SET round trip). Behind PgBouncer, set both on the role instead."""
     if not url:
         raise RuntimeError("DATABASE_URL is not set: `make run` starts a local PostgreSQL and sets it for you")
-    return create_engine(
+    options = "-c search_path=gateway,public"
+    if statement_timeout_ms:
+        options += f" -c statement_timeout={int(statement_timeout_ms)}"
+    eng = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"options": "-c search_path=gateway,public", "connect_timeout": 5},
+        connect_args={"options": options, "connect_timeout": 5},
     )
+    event.listen(eng, "connect", _mark_used)
+    event.listen(eng, "checkout", _ping_if_idle)
+    event.listen(eng, "checkin", _mark_used)
+    return eng
+
+
+def _mark_used(dbapi_conn: Any, record: Any) -> None:
+    record.info["used_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+    # pool_pre_ping costs a round trip on every checkout; a connection used in the last few seconds is
+    # almost surely alive, and if not, the failing statement invalidates the pool and answers 503 once.
+    if time.monotonic() - record.info.get("used_at", 0.0) < PING_AFTER_IDLE_S:
+        return
+    try:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SELECT 1")
+    except Exception as err:  # noqa: BLE001 - any failure means: replace this connection
+        raise exc.DisconnectionError() from err
 
 
 def engine() -> Engine:
@@ -81,6 +110,18 @@ def transaction(eng: Engine | None = None, timeout_ms: int | None = None) -> Ite
             yield conn
     except DBAPIError as exc:
         raise translate(exc) from exc
+
+
+@contextmanager
+def autocommit(eng: Engine | None = None) -> Iterator[Connection]:
+    """A connection where each statement is its own transaction: no BEGIN or COMMIT round trips. For the
+    hot path, whose every step is one gateway.* function call (statement_timeout comes from the session)."""
+    eng = eng or engine()
+    try:
+        with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+    except DBAPIError as err:
+        raise translate(err) from err
 
 
 def call_json(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Any:
