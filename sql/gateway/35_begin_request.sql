@@ -41,6 +41,10 @@ BEGIN
             'rate limit of %s exceeded for %s; retry after %s seconds', a->>'limit', a->>'app_id', a->>'retry_after'));
     ELSE
         v_refusal := gateway.quota_refusal((a->>'client_id')::bigint, (a->>'monthly_quota')::integer);
+        IF v_refusal IS NOT NULL AND EXISTS (SELECT 1 FROM gateway.transactions
+                                              WHERE client_id = (a->>'client_id')::bigint AND f010 = p_f010) THEN
+            v_refusal := NULL;  -- a replay of a payment already counted is answered, never refused
+        END IF;
     END IF;
     IF v_refusal IS NOT NULL THEN
         v_out := jsonb_build_object('status', '429', 'message', v_refusal->>'message');
