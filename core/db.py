@@ -118,8 +118,16 @@ def autocommit(eng: Engine | None = None) -> Iterator[Connection]:
     hot path, whose every step is one gateway.* function call (statement_timeout comes from the session)."""
     eng = eng or engine()
     try:
-        with eng.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            yield conn
+        with eng.connect() as conn:
+            # psycopg2's own flag, not SQLAlchemy's isolation_level option: that one sends a
+            # `SET default_transaction_isolation` round trip when the connection goes back to the pool.
+            raw = conn.connection.dbapi_connection
+            raw.autocommit = True
+            try:
+                yield conn
+            finally:
+                if not raw.closed:
+                    raw.autocommit = False  # nothing is open, so the pool's reset-on-return sends nothing
     except DBAPIError as err:
         raise translate(err) from err
 
