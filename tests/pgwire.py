@@ -7,6 +7,7 @@ stays readable.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -82,10 +83,8 @@ class WireRecorder:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def _record(self, kind: bytes, payload: bytes) -> None:
         with self._lock:

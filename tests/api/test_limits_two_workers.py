@@ -46,9 +46,18 @@ def gunicorn_gateway(database_url):
     }
     env.pop("RATELIMIT_ENABLED", None)
     proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py", "--access-logformat",
-         "pid=%(p)s %(s)s", "app:create_app()"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "-c",
+            "gunicorn.conf.py",
+            "--access-logformat",
+            "pid=%(p)s %(s)s",
+            "app:create_app()",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -80,8 +89,10 @@ def test_limits_are_shared_by_two_workers_and_spare_callbacks(app, gunicorn_gate
     def pay(**extra):
         # A new connection each time (no session): the kernel hands them to both workers.
         return requests.post(
-            f"{url}/api/v1/payment/process", json=merchant.fields(service["name"], "pay", f004="10", **extra),
-            headers=merchant.headers(), timeout=10,
+            f"{url}/api/v1/payment/process",
+            json=merchant.fields(service["name"], "pay", f004="10", **extra),
+            headers=merchant.headers(),
+            timeout=10,
         )
 
     codes = [pay().status_code for _ in range(5)]
@@ -104,8 +115,12 @@ def test_limits_are_shared_by_two_workers_and_spare_callbacks(app, gunicorn_gate
 
     # Failed authentications, one random App-ID each, share one per-address budget across the workers.
     failed = [
-        requests.post(f"{url}/api/v1/payment/status", json={},
-                      headers={"Authorization": basic("x", "y"), "App-ID": unique_name("r")}, timeout=10)
+        requests.post(
+            f"{url}/api/v1/payment/status",
+            json={},
+            headers={"Authorization": basic("x", "y"), "App-ID": unique_name("r")},
+            timeout=10,
+        )
         for _ in range(7)
     ]
     assert [r.status_code for r in failed] == [401] * 4 + [429] * 3

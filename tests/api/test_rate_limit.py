@@ -120,7 +120,10 @@ def test_monthly_quota_names_the_quota_and_the_reset(app, limited_app, echo_serv
     username, password = make_admin(app, "admin")
     token = api.post("/api/v1/admin/auth/token", headers={"Authorization": basic(username, password)}).get_json()
     admin = {"Authorization": f"Bearer {token['token']}"}
-    assert api.patch(f"/api/v1/admin/clients/{merchant.app_id}", headers=admin, json={"monthly_quota": 0}).status_code == 400
+    assert (
+        api.patch(f"/api/v1/admin/clients/{merchant.app_id}", headers=admin, json={"monthly_quota": 0}).status_code
+        == 400
+    )
     patched = api.patch(f"/api/v1/admin/clients/{merchant.app_id}", headers=admin, json={"monthly_quota": 1})
     assert patched.status_code == 200 and patched.get_json()["monthly_quota"] == 1
     first = merchant.fields(service["name"], "pay", f004="10")

@@ -36,8 +36,14 @@ def test_service_request_is_two_round_trips(app, wire, echo_service):
     merchant, service = echo_setup(app, echo_service.url)
     api = gateway.test_client()
     # The first request of a process learns the service's field rules (one more round trip); then the budget.
-    assert api.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay", f004="1"),
-                    headers=merchant.headers()).status_code == 200
+    assert (
+        api.post(
+            "/api/v1/payment/process",
+            json=merchant.fields(service["name"], "pay", f004="1"),
+            headers=merchant.headers(),
+        ).status_code
+        == 200
+    )
     recorder.clear()
     body = merchant.fields(service["name"], "pay", f004="10")
     answer = api.post("/api/v1/payment/process", json=body, headers=merchant.headers())
@@ -69,11 +75,19 @@ def test_answer_from_sql_is_one_round_trip(app, wire, echo_service):
             "'action','OUTPUT','message','from SQL') $$"
         )
     api = gateway.test_client()
-    assert api.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay"),
-                    headers=merchant.headers()).status_code == 200
+    assert (
+        api.post(
+            "/api/v1/payment/process", json=merchant.fields(service["name"], "pay"), headers=merchant.headers()
+        ).status_code
+        == 200
+    )
     recorder.clear()
-    assert api.post("/api/v1/payment/process", json=merchant.fields(service["name"], "pay"),
-                    headers=merchant.headers()).status_code == 200
+    assert (
+        api.post(
+            "/api/v1/payment/process", json=merchant.fields(service["name"], "pay"), headers=merchant.headers()
+        ).status_code
+        == 200
+    )
     assert len(recorder.queries) == 1, recorder.queries
     assert recorder.queries[0].startswith("SELECT gateway.begin_request(")
 

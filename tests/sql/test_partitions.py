@@ -43,13 +43,18 @@ def test_maintenance_creates_ahead_and_drops_past_retention(database_url):
             trans = conn.begin()  # DDL is transactional: everything below is rolled back
             this_month = conn.execute(text("SELECT (now() AT TIME ZONE 'UTC')::date")).scalar_one().replace(day=1)
             conn.execute(
-                text("INSERT INTO gateway.api_logs (method, path, http_status, created_at) VALUES ('GET', '/old', 200, now())")
+                text(
+                    "INSERT INTO gateway.api_logs (method, path, http_status, created_at) "
+                    "VALUES ('GET', '/old', 200, now())"
+                )
             )
             later = _months_ahead(this_month, 8)
             result = conn.execute(
                 text("SELECT gateway.maintain_partitions(1, 2, :today)"), {"today": later}
             ).scalar_one()
-            expected_new = {f"{t}_{m:%Y%m}" for t in ("api_logs", "call_attempts") for m in (later, _months_ahead(later, 1))}
+            expected_new = {
+                f"{t}_{m:%Y%m}" for t in ("api_logs", "call_attempts") for m in (later, _months_ahead(later, 1))
+            }
             assert expected_new <= set(result["created"])
             # Retention 2 keeps the two months before `later` and `later` itself; this month is long gone.
             assert f"api_logs_{this_month:%Y%m}" in result["dropped"]
@@ -65,7 +70,9 @@ def test_maintenance_creates_ahead_and_drops_past_retention(database_url):
                 {"at": later},
             ).scalar_one()
             assert part == f"gateway_parts.api_logs_{later:%Y%m}"
-            again = conn.execute(text("SELECT gateway.maintain_partitions(1, 2, :today)"), {"today": later}).scalar_one()
+            again = conn.execute(
+                text("SELECT gateway.maintain_partitions(1, 2, :today)"), {"today": later}
+            ).scalar_one()
             assert again["created"] == [] and again["dropped"] == []
             trans.rollback()
     finally:
