@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg2.extensions
 from flask import current_app
 from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import Connection, Engine
@@ -67,8 +68,10 @@ def _ping_if_idle(dbapi_conn: Any, record: Any, proxy: Any) -> None:
     if time.monotonic() - record.info.get("used_at", 0.0) < PING_AFTER_IDLE_S:
         return
     try:
+        dbapi_conn.autocommit = True  # a bare SELECT 1: no BEGIN/ROLLBACK around it
         with dbapi_conn.cursor() as cur:
             cur.execute("SELECT 1")
+        dbapi_conn.autocommit = False
     except Exception as err:  # noqa: BLE001 - any failure means: replace this connection
         raise exc.DisconnectionError() from err
 
@@ -122,6 +125,8 @@ def autocommit(eng: Engine | None = None) -> Iterator[Connection]:
             # psycopg2's own flag, not SQLAlchemy's isolation_level option: that one sends a
             # `SET default_transaction_isolation` round trip when the connection goes back to the pool.
             raw = conn.connection.dbapi_connection
+            if raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+                raw.rollback()  # never expected; but a leftover transaction must not swallow our statement
             raw.autocommit = True
             try:
                 yield conn

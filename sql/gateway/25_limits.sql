@@ -1,15 +1,6 @@
 -- Authentication and limits in SQL, so they ride in the statement a request makes anyway.
 -- Counters are fixed windows in gateway.rate_counters, shared by every worker and instance.
 
--- "1200/minute" → (1200, 60). NULL for NULL.
-CREATE OR REPLACE FUNCTION gateway.rate_parts(p_rate text, OUT n integer, OUT secs integer)
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT split_part(p_rate, '/', 1)::integer,
-           CASE split_part(p_rate, '/', 2)
-                WHEN 'second' THEN 1 WHEN 'minute' THEN 60 WHEN 'hour' THEN 3600 WHEN 'day' THEN 86400 END
-     WHERE p_rate IS NOT NULL
-$$;
-
 -- Count one hit on p_key in the current window of p_secs seconds (aligned to the epoch, UTC).
 -- Returns 0 when the hit is within p_limit, else the seconds until the window ends (Retry-After).
 -- One slot per backend (pid % 4) spreads one busy client's hits over four rows, so its concurrent
@@ -87,9 +78,14 @@ BEGIN
     r := r || jsonb_build_object('authenticated', coalesce(v_ok, false));
     IF v_ok AND p_limits ? 'rate' THEN
         v_rate := coalesce(r->>'rate_limit', p_limits->'rate'->>'text');
-        SELECT n, secs INTO v_n, v_secs FROM gateway.rate_parts(r->>'rate_limit');
-        v_n := coalesce(v_n, (p_limits->'rate'->>'n')::integer);
-        v_secs := coalesce(v_secs, (p_limits->'rate'->>'secs')::integer);
+        IF r->>'rate_limit' IS NOT NULL THEN  -- "1200/minute", checked by clients_rate_limit_format
+            v_n := split_part(r->>'rate_limit', '/', 1)::integer;
+            v_secs := CASE split_part(r->>'rate_limit', '/', 2)
+                      WHEN 'second' THEN 1 WHEN 'minute' THEN 60 WHEN 'hour' THEN 3600 ELSE 86400 END;
+        ELSE
+            v_n := (p_limits->'rate'->>'n')::integer;
+            v_secs := (p_limits->'rate'->>'secs')::integer;
+        END IF;
         v_retry := gateway.rate_hit('client:' || (r->>'client_id'), v_n, v_secs);
         IF v_retry > 0 THEN
             r := r || jsonb_build_object('retry_after', v_retry, 'limit', v_rate);

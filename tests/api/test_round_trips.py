@@ -102,3 +102,23 @@ def test_status_lookup_is_two_round_trips(app, wire, echo_service):
     assert api.get(f"/api/v1/transactions/{body['f010']}", headers=merchant.headers()).status_code == 200
     # authenticate + count the limit, then read (its own transaction), then the API log row.
     assert recorder.queries[0].startswith("SELECT gateway.authenticate_client("), recorder.queries
+
+
+def test_idle_connection_is_pinged_without_a_transaction(app, wire, echo_service, monkeypatch):
+    gateway, recorder = wire
+    merchant, service = echo_setup(app, echo_service.url)
+    api = gateway.test_client()
+    body = merchant.fields(service["name"], "pay", f004="10")
+    assert api.post("/api/v1/payment/process", json=body, headers=merchant.headers()).status_code == 200
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)
+    recorder.clear()
+    body = merchant.fields(service["name"], "pay", f004="10")
+    assert api.post("/api/v1/payment/process", json=body, headers=merchant.headers()).status_code == 200
+    assert [q.split("(")[0] for q in recorder.queries] == [
+        "SELECT 1",
+        "SELECT gateway.begin_request",
+        "SELECT 1",
+        "SELECT gateway.finish_payment",
+    ]
+    # The token endpoint (authenticate in autocommit) works on a pinged connection too.
+    assert api.post("/api/v1/auth/token", headers=merchant.headers()).status_code == 200
