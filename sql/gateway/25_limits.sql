@@ -1,28 +1,58 @@
 -- Authentication and limits in SQL, so they ride in the statement a request makes anyway.
 -- Counters are fixed windows in gateway.rate_counters, shared by every worker and instance.
 
--- Count one hit on p_key in the current window of p_secs seconds (aligned to the epoch, UTC).
--- Returns 0 when the hit is within p_limit, else the seconds until the window ends (Retry-After).
--- One slot per backend (pid % 4) spreads one busy client's hits over four rows, so its concurrent
--- requests do not queue on a single row lock until commit; the check sums the slots.
-CREATE OR REPLACE FUNCTION gateway.rate_hit(p_key text, p_limit integer, p_secs integer) RETURNS integer
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+-- Fixed windows of p_secs seconds, aligned to the epoch (UTC).
+CREATE OR REPLACE FUNCTION gateway.rate_window(p_secs integer) RETURNS timestamptz
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / p_secs) * p_secs)
+$$;
+
+-- 0 when p_key has room for one more hit in the current window, else the seconds until the window ends
+-- (Retry-After). Reads only: counting is rate_count's job, done by the caller as late as possible.
+CREATE OR REPLACE FUNCTION gateway.rate_check(p_key text, p_limit integer, p_secs integer) RETURNS integer
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_window timestamptz;
-    v_total bigint;
 BEGIN
     IF p_limit IS NULL OR p_secs IS NULL OR p_limit <= 0 OR p_secs <= 0 THEN
         RETURN 0;
     END IF;
-    v_window := to_timestamp(floor(extract(epoch FROM clock_timestamp()) / p_secs) * p_secs);
-    INSERT INTO gateway.rate_counters AS r (key, window_start, slot, hits, expires_at)
-    VALUES (p_key, v_window, pg_backend_pid() % 4, 1, v_window + make_interval(secs => p_secs))
-    ON CONFLICT (key, window_start, slot) DO UPDATE SET hits = r.hits + 1;
-    SELECT sum(hits) INTO v_total FROM gateway.rate_counters WHERE key = p_key AND window_start = v_window;
-    IF v_total <= p_limit THEN
+    v_window := gateway.rate_window(p_secs);
+    IF coalesce((SELECT sum(hits) FROM gateway.rate_counters WHERE key = p_key AND window_start = v_window), 0)
+       < p_limit THEN
         RETURN 0;
     END IF;
     RETURN greatest(1, ceil(extract(epoch FROM v_window + make_interval(secs => p_secs) - clock_timestamp())))::integer;
+END $$;
+
+-- Count one hit. One slot per backend (pid % 16) spreads a busy client's hits over up to sixteen rows, and
+-- callers count at the very end of their statement, so a row lock is held only for the commit that follows:
+-- one client's concurrent requests never queue behind each other's whole request. The price: requests
+-- checked at the same instant may all pass, so a window can admit up to (concurrency − 1) extra requests.
+CREATE OR REPLACE FUNCTION gateway.rate_count(p_key text, p_secs integer) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_window timestamptz;
+BEGIN
+    IF p_secs IS NULL OR p_secs <= 0 THEN
+        RETURN;
+    END IF;
+    v_window := gateway.rate_window(p_secs);
+    INSERT INTO gateway.rate_counters AS r (key, window_start, slot, hits, expires_at)
+    VALUES (p_key, v_window, pg_backend_pid() % 16, 1, v_window + make_interval(secs => p_secs))
+    ON CONFLICT (key, window_start, slot) DO UPDATE SET hits = r.hits + 1;
+END $$;
+
+-- Check and count in one (for statements with nothing else to do after the check).
+CREATE OR REPLACE FUNCTION gateway.rate_hit(p_key text, p_limit integer, p_secs integer) RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_retry integer := gateway.rate_check(p_key, p_limit, p_secs);
+BEGIN
+    IF v_retry = 0 AND p_limit IS NOT NULL AND p_limit > 0 THEN
+        PERFORM gateway.rate_count(p_key, p_secs);
+    END IF;
+    RETURN v_retry;
 END $$;
 
 -- Resolve a client (and, when given, a service route) and decide whether the presented credential holds.
@@ -30,11 +60,13 @@ END $$;
 -- at most how many leading characters of two keyed hashes agree, which an attacker cannot steer without the
 -- key (the double-HMAC argument). Python still re-checks every refusal in constant time to word the error.
 -- p_limits: {"rate": {"n": 600, "secs": 60}} for RATELIMIT_DEFAULT, or NULL when counting happens elsewhere.
--- Returns NULL for an unknown App ID; else the resolution with "authenticated" and, when over the
--- client's limit, "retry_after" (seconds) and "rate_limit" (the limit that applied).
+-- p_count: count the request now (status and token endpoints); begin_request passes false and counts at
+-- its end (see rate_count).
+-- Returns NULL for an unknown App ID; else the resolution with "authenticated", "rate_key" and "rate_secs"
+-- when a limit applies, and, when over it, "retry_after" (seconds) and "limit" (the limit that applied).
 CREATE OR REPLACE FUNCTION gateway.authenticate_client(
     p_app_id text, p_username text, p_secret_hash text, p_token_version integer,
-    p_service text, p_route text, p_limits jsonb
+    p_service text, p_route text, p_limits jsonb, p_count boolean DEFAULT true
 ) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -86,9 +118,13 @@ BEGIN
             v_n := (p_limits->'rate'->>'n')::integer;
             v_secs := (p_limits->'rate'->>'secs')::integer;
         END IF;
-        v_retry := gateway.rate_hit('client:' || (r->>'client_id'), v_n, v_secs);
+        v_retry := gateway.rate_check('client:' || (r->>'client_id'), v_n, v_secs);
         IF v_retry > 0 THEN
             r := r || jsonb_build_object('retry_after', v_retry, 'limit', v_rate);
+        ELSIF p_count THEN
+            PERFORM gateway.rate_count('client:' || (r->>'client_id'), v_secs);
+        ELSE
+            r := r || jsonb_build_object('rate_key', 'client:' || (r->>'client_id'), 'rate_secs', v_secs);
         END IF;
     END IF;
     RETURN r;
@@ -120,7 +156,7 @@ END $$;
 CREATE OR REPLACE FUNCTION gateway.count_quota(p_client_id bigint) RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO gateway.rate_counters AS r (key, window_start, slot, hits, expires_at)
-    SELECT 'quota:' || p_client_id, m, pg_backend_pid() % 4, 1, m + interval '2 months'
+    SELECT 'quota:' || p_client_id, m, pg_backend_pid() % 16, 1, m + interval '2 months'
       FROM (SELECT date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS m) w
     ON CONFLICT (key, window_start, slot) DO UPDATE SET hits = r.hits + 1
 $$;

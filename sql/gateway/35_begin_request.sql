@@ -24,7 +24,7 @@ DECLARE
 BEGIN
     a := gateway.authenticate_client(p_auth->>'app_id', p_auth->>'username', p_auth->>'secret_hash',
                                      (p_auth->>'token_version')::integer, p_auth->>'service', p_auth->>'route',
-                                     p_ctx->'limits');
+                                     p_ctx->'limits', false);
     IF a IS NULL OR NOT (a->>'authenticated')::boolean OR a->>'registry_id' IS NULL
        OR NOT coalesce((a->>'assignment_active')::boolean, false)
        OR NOT coalesce((a->>'service_active')::boolean, false)
@@ -57,8 +57,12 @@ BEGIN
     v_out := gateway.begin_payment((a->>'client_id')::bigint, (a->>'registry_id')::bigint, p_f010, p_payload_hash,
                                    p_request, p_data_input, p_callback_token_hash, p_amount, p_msisdn,
                                    p_account_ref, v_ctx);
+    -- Counted last, so the counter rows are locked only for the commit that follows this statement.
     IF a->>'monthly_quota' IS NOT NULL AND v_out->>'outcome' NOT IN ('replay', 'conflict') THEN
         PERFORM gateway.count_quota((a->>'client_id')::bigint);
+    END IF;
+    IF a ? 'rate_key' THEN
+        PERFORM gateway.rate_count(a->>'rate_key', (a->>'rate_secs')::integer);
     END IF;
     RETURN v_out || jsonb_build_object(
         'client_id', a->'client_id', 'app_id', a->'app_id', 'pending_check_s', v_ctx->'pending_check_s',
