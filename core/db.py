@@ -49,6 +49,7 @@ def make_engine(url: str, pool_size: int = 10, statement_timeout_ms: int = 0) ->
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
+        pool_use_lifo=True,  # reuse the warmest connection: it needs no ping, and idle ones can age out
         pool_recycle=1800,
         connect_args={"options": options, "connect_timeout": 5},
     )

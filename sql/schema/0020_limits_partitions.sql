@@ -106,3 +106,45 @@ INSERT INTO gateway.api_logs SELECT * FROM gateway.api_logs_old;
 INSERT INTO gateway.call_attempts SELECT * FROM gateway.call_attempts_old;
 DROP TABLE gateway.api_logs_old;
 DROP TABLE gateway.call_attempts_old;
+
+-- 4. The dashboard's hourly pre-aggregate (0003) is kept at COMMIT instead of mid-statement. Its rows are
+--    per (hour, client, state): every payment of a client in the same hour updates the same few rows, and a
+--    trigger firing at INSERT held those row locks for the rest of the request's statement, so one client's
+--    concurrent payments queued behind each other. Deferred (constraint) triggers take the locks only for
+--    the commit. Bulk loads (demo data) set gateway.bulk_load = on and keep the one-pass statement trigger.
+CREATE FUNCTION gateway.transactions_stats_insert_row() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO gateway.transaction_stats_hourly AS s (hour, client_id, state, txn_count, amount_sum)
+    VALUES (date_trunc('hour', NEW.created_at, 'UTC'), NEW.client_id, NEW.state, 1, coalesce(NEW.amount, 0))
+    ON CONFLICT (hour, client_id, state) DO UPDATE
+       SET txn_count = s.txn_count + 1, amount_sum = s.amount_sum + EXCLUDED.amount_sum;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION gateway.transactions_stats_insert() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF current_setting('gateway.bulk_load', true) IS DISTINCT FROM 'on' THEN
+        RETURN NULL;  -- counted row by row at commit (transactions_stats_insert_row)
+    END IF;
+    INSERT INTO gateway.transaction_stats_hourly AS s (hour, client_id, state, txn_count, amount_sum)
+    SELECT date_trunc('hour', n.created_at, 'UTC'), n.client_id, n.state, count(*), coalesce(sum(n.amount), 0)
+      FROM new_rows n
+     GROUP BY 1, 2, 3
+     ORDER BY 1, 2, 3
+    ON CONFLICT (hour, client_id, state) DO UPDATE
+       SET txn_count = s.txn_count + EXCLUDED.txn_count, amount_sum = s.amount_sum + EXCLUDED.amount_sum;
+    RETURN NULL;
+END $$;
+
+CREATE CONSTRAINT TRIGGER transactions_stats_insert_row AFTER INSERT ON gateway.transactions
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (current_setting('gateway.bulk_load', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION gateway.transactions_stats_insert_row();
+
+DROP TRIGGER transactions_stats_state ON gateway.transactions;
+CREATE CONSTRAINT TRIGGER transactions_stats_state AFTER UPDATE OF state ON gateway.transactions
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (OLD.state IS DISTINCT FROM NEW.state)
+    EXECUTE FUNCTION gateway.transactions_stats_state();
