@@ -137,3 +137,27 @@ def test_monthly_quota_names_the_quota_and_the_reset(app, limited_app, echo_serv
     message = over.get_json()["message"]
     assert "monthly quota of 1 transactions" in message and "resets on" in message
     assert int(over.headers["Retry-After"]) >= 1
+
+
+def test_external_store_counts_after_authentication_too(app, limited_app, echo_service):
+    """RATELIMIT_STORAGE_URI (memory:// here; redis:// in production) takes over the counting, same rules."""
+    merchant, service = echo_setup(app, echo_service.url)
+    gateway = limited_app(
+        RATELIMIT_STORAGE_URI="memory://", RATELIMIT_DEFAULT="2/minute", RATELIMIT_ANONYMOUS="2/minute"
+    )
+    attacker = _client(gateway)
+    forged = {"Authorization": basic("nobody", "wrong"), "App-ID": merchant.app_id}
+    failed = [attacker.post("/api/v1/payment/status", headers=forged, json={}) for _ in range(3)]
+    assert [r.status_code for r in failed] == [401, 401, 429]
+    assert "Retry-After" in failed[2].headers
+    api = _client(gateway)
+    answers = [
+        api.post(
+            "/api/v1/payment/process",
+            json=merchant.fields(service["name"], "pay", f004="10"),
+            headers=merchant.headers(),
+        )
+        for _ in range(3)
+    ]
+    assert [r.status_code for r in answers] == [200, 200, 429], [r.get_json() for r in answers]
+    assert int(answers[2].headers["Retry-After"]) >= 1
