@@ -15,12 +15,13 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-SQL_FILE = Path(__file__).resolve().parents[2] / "sql" / "schema" / "0020_limits_partitions.sql"
+SQL_DIR = Path(__file__).resolve().parents[2] / "sql" / "schema"
 
 
 def upgrade() -> None:
-    op.execute(SQL_FILE.read_text())
+    op.execute((SQL_DIR / "0020_limits_partitions.sql").read_text())
 
 
 def downgrade() -> None:
-    raise NotImplementedError("0020 is not reversible: restore from a backup taken before the upgrade")
+    # Rows are kept; partitions past retention that the worker already dropped are gone either way.
+    op.execute((SQL_DIR / "0020_limits_partitions_down.sql").read_text())

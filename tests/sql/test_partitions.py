@@ -84,3 +84,37 @@ def test_worker_job_keeps_the_months_ahead(app):
         result = partitions.maintain()
         assert result.get("skipped") or result["dropped"] == []
         assert partitions.maintain_if_due() >= 0
+
+
+def test_downgrade_and_upgrade_keep_the_rows(database_url):
+    """0020 down to 0004 and back, on a scratch database of the same cluster, with a log row kept across."""
+    from alembic import command
+
+    from core import schema
+
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    scratch = "scratch_" + date.today().strftime("%Y%m%d") + "_" + str(id(admin))[-6:]
+    url = database_url.rsplit("/", 1)[0] + "/" + scratch
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {scratch}"))
+    try:
+        schema.upgrade(url)
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO gateway.api_logs (method, path, http_status) VALUES ('GET', '/kept', 200)"))
+        command.downgrade(schema.alembic_config(url), "0004")
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM gateway.api_logs WHERE path = '/kept'")).scalar_one() == 1
+            assert conn.execute(text("SELECT to_regclass('gateway.rate_counters')")).scalar_one() is None
+        schema.upgrade(url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM gateway.api_logs WHERE path = '/kept'")).scalar_one() == 1
+            assert (
+                conn.execute(text("SELECT relkind FROM pg_class WHERE oid = 'gateway.api_logs'::regclass")).scalar_one()
+                == "p"
+            )
+        engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)"))
+        admin.dispose()
