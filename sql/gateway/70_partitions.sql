@@ -1,10 +1,12 @@
 -- Monthly partitions of gateway.api_logs and gateway.call_attempts (created by schema 0020), kept by the
 -- worker: months ahead are created before rows need them, months past retention are dropped whole
--- (instant, no VACUUM debt), and expired rate-limit counters are removed.
+-- (instant, no VACUUM debt), and expired rate-limit counters are removed. SECURITY DEFINER: creating and
+-- dropping partitions needs the tables' owner, and the gateway may run as a role that owns no table; the
+-- functions take no names from their callers (only months and counts) and pin their search_path.
 
 -- Create the partition of p_table for the UTC month holding p_month; false when it already exists.
 CREATE OR REPLACE FUNCTION gateway.ensure_month_partition(p_table text, p_month date) RETURNS boolean
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_from timestamp := date_trunc('month', p_month);
     v_name text := p_table || '_' || to_char(date_trunc('month', p_month), 'YYYYMM');
@@ -25,7 +27,7 @@ END $$;
 -- Returns {"created": [...], "dropped": [...], "counters_removed": n}.
 CREATE OR REPLACE FUNCTION gateway.maintain_partitions(p_ahead integer, p_retention integer, p_today date DEFAULT NULL)
 RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_today date := coalesce(p_today, (now() AT TIME ZONE 'UTC')::date);
     v_this timestamp := date_trunc('month', v_today);
