@@ -9,14 +9,15 @@ import click
 from flask import Flask, current_app
 
 from admin import clients, services, users
-from core import db
+from core import db, db_roles
 from core import schema as schema_setup
+from core.actor import system_actor
 from core.errors import GatewayError
 from demo import data as demo_data
 from demo import seed as demo_seed
 from reports import transactions
 
-SYSTEM = {"id": None, "username": "cli"}
+SYSTEM = system_actor("cli")
 
 
 def _out(data) -> None:
@@ -33,14 +34,25 @@ def _run(fn):
 
 
 def register(app: Flask) -> None:
+    from workshop import commands as workshop_commands
+
     register_worker(app)
     register_demo(app)
+    workshop_commands.register(app)
 
     @app.cli.command("migrate")
     def migrate() -> None:
-        """Alembic upgrade to head, then load the SQL function library."""
-        schema_setup.upgrade(current_app.config["DATABASE_URL"])
+        """Alembic upgrade to head, then load the SQL function library, as the owner (MIGRATION_DATABASE_URL,
+        else DATABASE_URL)."""
+        schema_setup.upgrade(current_app.config["MIGRATION_DATABASE_URL"] or current_app.config["DATABASE_URL"])
         click.echo("database migrated and SQL library loaded")
+
+    @app.cli.command("app-role")
+    @click.option("--name", default="mospay_app", show_default=True)
+    def app_role(name: str) -> None:
+        """Create or refresh the gateway's login role (as the owner: MIGRATION_DATABASE_URL); prints its URL."""
+        owner = current_app.config["MIGRATION_DATABASE_URL"] or current_app.config["DATABASE_URL"]
+        click.echo(db_roles.ensure_login_role(owner, name))
 
     @app.cli.command("create-admin")
     @click.option("--username", required=True)

@@ -32,14 +32,23 @@ class Config:
     """Gateway settings, read once at app creation."""
 
     ENV = _env("GATEWAY_ENV", "development")  # development | production | testing
+    # Master secret: the three keys below are derived from it (HKDF) unless configured on their own. At app
+    # creation Flask's SECRET_KEY becomes SESSION_SECRET_KEY (sessions, CSRF), never the master itself.
     SECRET_KEY = _env("SECRET_KEY", DEV_SECRET_KEY)
+    JWT_SECRET_KEY = _env("JWT_SECRET_KEY", "")  # signs client and admin Bearer tokens
+    SESSION_SECRET_KEY = _env("SESSION_SECRET_KEY", "")  # signs portal session cookies and CSRF tokens
+    HASH_KEY = _env("HASH_KEY", "")  # keys the HMACs of API secrets, callback tokens and payload hashes
     # Fernet key for secrets at rest (Daraja keys, router passwords, webhook secrets).
     ENCRYPTION_KEY = _env("ENCRYPTION_KEY", DEV_ENCRYPTION_KEY)
     # Shared token the gateway sends to its microservices (header X-Internal-Token).
     INTERNAL_TOKEN = _env("INTERNAL_TOKEN", DEV_INTERNAL_TOKEN)
-    DATABASE_URL = _env("DATABASE_URL", "")
+    DATABASE_URL = _env("DATABASE_URL", "")  # the app's role (a member of mospay_gateway, not the owner)
+    # The owner of the schema, for `flask migrate` and `flask app-role` only; empty = DATABASE_URL.
+    MIGRATION_DATABASE_URL = _env("MIGRATION_DATABASE_URL", "")
     DB_POOL_SIZE = _env_int("DB_POOL_SIZE", 10)
     DB_STATEMENT_TIMEOUT_MS = _env_int("DB_STATEMENT_TIMEOUT_MS", 5000)
+    # The function editor's lint uses plpgsql_check when the extension is installed; false keeps our own checks.
+    PLPGSQL_CHECK = _env_bool("PLPGSQL_CHECK", True)
     # Public base URL of this gateway, used to build callback URLs handed to providers.
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     JWT_ISSUER = _env("JWT_ISSUER", "mospay-gateway")
@@ -67,6 +76,9 @@ class Config:
     # Hold "paid" callbacks until an STK query confirms them (per-service setting confirm_with_query overrides).
     STK_CONFIRM_WITH_QUERY = _env_bool("STK_CONFIRM_WITH_QUERY", ENV == "production")
     CALLBACK_IP_ALLOWLIST = _env("CALLBACK_IP_ALLOWLIST", "")  # comma-separated; empty = off
+    # Hosts service base URLs may point at (names, addresses or CIDR networks, comma-separated); empty = any host
+    # but link-local, metadata and unspecified addresses, which are always refused.
+    SERVICE_HOST_ALLOWLIST = _env("SERVICE_HOST_ALLOWLIST", "")
     TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
     # Webhooks
     WEBHOOK_TIMEOUT_S = _env_int("WEBHOOK_TIMEOUT_S", 10)
@@ -110,6 +122,20 @@ class Config:
         return {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
 
 
+KEY_MIN_BYTES = 32
+DERIVED_KEYS = ("JWT_SECRET_KEY", "SESSION_SECRET_KEY", "HASH_KEY")
+
+
+def check_microservice_production(settings: dict, names: tuple[str, ...] = ("INTERNAL_TOKEN",)) -> None:
+    """A microservice in production (GATEWAY_ENV) refuses the development INTERNAL_TOKEN / ENCRYPTION_KEY."""
+    if settings.get("ENV", Config.ENV) != "production":
+        return
+    dev = {"INTERNAL_TOKEN": DEV_INTERNAL_TOKEN, "ENCRYPTION_KEY": DEV_ENCRYPTION_KEY}
+    bad = [name for name in names if not settings.get(name) or settings.get(name) == dev.get(name)]
+    if bad:
+        raise RuntimeError(f"refusing to start in production with development or missing settings: {', '.join(bad)}")
+
+
 def check_production(settings: dict) -> None:
     """Raise RuntimeError when production would run with a development default."""
     if settings.get("ENV") != "production":
@@ -130,4 +156,12 @@ def check_production(settings: dict) -> None:
             "refusing to start in production with default or missing settings: "
             + ", ".join(bad)
             + ". Set them in the environment."
+        )
+    derived = any(not settings.get(k) for k in DERIVED_KEYS)
+    keys = (["SECRET_KEY"] if derived else []) + [k for k in DERIVED_KEYS if settings.get(k)]
+    short = [k for k in keys if len(str(settings.get(k) or "").encode()) < KEY_MIN_BYTES]
+    if short:
+        raise RuntimeError(
+            f"refusing to start in production with keys shorter than {KEY_MIN_BYTES} bytes: {', '.join(short)}. "
+            "Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
         )

@@ -14,3 +14,5 @@ graceful_timeout = 30
 accesslog = "-"
 # Never log query strings or bodies here: the API log table holds the masked copy.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+# Callback URLs carry a bearer token in the path: this logger writes /api/v1/callbacks/**** instead.
+logger_class = "gateway.access_log.MaskedAccessLogger"

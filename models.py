@@ -1,14 +1,14 @@
-"""SQLAlchemy 2.0 mapped classes for the gateway schema (tables are created by Alembic from sql/schema/;
+"""SQLAlchemy 2.0 mapped classes for the gateway and billing schemas (tables are created by Alembic from sql/schema/;
 tests/test_models.py checks these mappings against the migrated database). No business rules here."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, Numeric, SmallInteger, Text
+from sqlalchemy import BigInteger, Date, FetchedValue, ForeignKey, Integer, Interval, Numeric, SmallInteger, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime
@@ -147,7 +147,23 @@ class FunctionVersion(GatewayTable):
     source_md5: Mapped[str]
     origin: Mapped[str]
     author: Mapped[str]
+    reason: Mapped[str | None]
     diff: Mapped[str | None]
+    created_at: Mapped[datetime]
+
+
+class FunctionTest(GatewayTable):
+    """A DBA's test case attached to a route: payload, optional service reply, expected result keys."""
+
+    __tablename__ = "function_tests"
+    id: Mapped[int] = pk()
+    registry_id: Mapped[int] = fk("function_registry.id")
+    fn_name: Mapped[str]
+    name: Mapped[str]
+    payload: Mapped[dict[str, Any]]
+    service_reply: Mapped[dict[str, Any] | None]
+    expect: Mapped[dict[str, Any]]
+    created_by: Mapped[str]
     created_at: Mapped[datetime]
 
 
@@ -195,7 +211,8 @@ class CallAttempt(GatewayTable):
     """Partitioned by month on created_at (schema 0020), so the key includes it."""
 
     __tablename__ = "call_attempts"
-    id: Mapped[int] = pk()
+    # Both key columns come from the database (sequence, now()): a composite key gets no implicit default.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=FetchedValue())
     transaction_id: Mapped[int] = fk("transactions.id")
     step: Mapped[int]
     method: Mapped[str]
@@ -205,7 +222,7 @@ class CallAttempt(GatewayTable):
     request_body: Mapped[str | None]
     response_body: Mapped[str | None]
     error: Mapped[str | None]
-    created_at: Mapped[datetime] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(primary_key=True, server_default=FetchedValue())
 
 
 class Callback(GatewayTable):
@@ -224,7 +241,8 @@ class ApiLog(GatewayTable):
     """Partitioned by month on created_at (schema 0020), so the key includes it."""
 
     __tablename__ = "api_logs"
-    id: Mapped[int] = pk()
+    # Both key columns come from the database (sequence, now()): a composite key gets no implicit default.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=FetchedValue())
     client_id: Mapped[int | None] = fk("clients.id")
     app_id: Mapped[str | None]
     method: Mapped[str]
@@ -235,7 +253,7 @@ class ApiLog(GatewayTable):
     transaction_id: Mapped[int | None] = mapped_column(BigInteger)
     request_body: Mapped[str | None]
     response_body: Mapped[str | None]
-    created_at: Mapped[datetime] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(primary_key=True, server_default=FetchedValue())
 
 
 class Outbox(GatewayTable):
@@ -302,9 +320,117 @@ class TransactionStatsHourly(GatewayTable):
     __tablename__ = "transaction_stats_hourly"
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    service: Mapped[str] = mapped_column(Text, primary_key=True)
     state: Mapped[str] = mapped_column(Text, primary_key=True)
     txn_count: Mapped[int] = mapped_column(BigInteger)
     amount_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+
+
+class ApiUsageDaily(GatewayTable):
+    """Usage pre-aggregate of api_logs kept by a trigger (sql/schema/0040_usage.sql)."""
+
+    __tablename__ = "api_usage_daily"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    endpoint: Mapped[str] = mapped_column(Text, primary_key=True)
+    http_status: Mapped[int] = mapped_column(Integer, primary_key=True)
+    calls: Mapped[int] = mapped_column(BigInteger)
+
+
+# ---------------------------------------------------------------------------------------------- billing schema
+
+
+class BillingTable(Base):
+    __abstract__ = True
+    __table_args__ = {"schema": "billing"}  # noqa: RUF012 - SQLAlchemy's declarative convention
+
+
+def client_fk() -> Any:
+    return mapped_column(BigInteger, ForeignKey("gateway.clients.id"))
+
+
+class Plan(BillingTable):
+    __tablename__ = "plans"
+    id: Mapped[int] = pk()
+    client_id: Mapped[int] = client_fk()
+    code: Mapped[str]
+    name: Mapped[str]
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    duration: Mapped[timedelta] = mapped_column(Interval)
+    profile: Mapped[str]
+    service_type: Mapped[str]
+    active: Mapped[bool]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Subscriber(BillingTable):
+    __tablename__ = "subscribers"
+    id: Mapped[int] = pk()
+    client_id: Mapped[int] = client_fk()
+    username: Mapped[str]
+    password_enc: Mapped[str]  # Fernet ciphertext written by Python
+    phone: Mapped[str | None]
+    service_type: Mapped[str]
+    status: Mapped[str]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Subscription(BillingTable):
+    """One paid period."""
+
+    __tablename__ = "subscriptions"
+    id: Mapped[int] = pk()
+    client_id: Mapped[int] = client_fk()
+    subscriber_id: Mapped[int] = mapped_column(BigInteger)
+    plan_id: Mapped[int] = mapped_column(BigInteger)
+    transaction_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("gateway.transactions.id"))
+    price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    profile: Mapped[str]
+    service_type: Mapped[str]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[str]
+    provisioning: Mapped[str]
+    provisioning_detail: Mapped[str | None]
+    provisioned_at: Mapped[datetime | None]
+    expired_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class RouterJob(BillingTable):
+    __tablename__ = "router_jobs"
+    outbox_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("gateway.outbox.id"), primary_key=True)
+    client_id: Mapped[int] = client_fk()
+    subscriber_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("billing.subscribers.id"))
+    username: Mapped[str]
+    action: Mapped[str]
+    reason: Mapped[str]
+    created_at: Mapped[datetime]
+
+
+class DriftReport(BillingTable):
+    __tablename__ = "drift_reports"
+    id: Mapped[int] = pk()
+    client_id: Mapped[int] = client_fk()
+    service_type: Mapped[str]
+    username: Mapped[str]
+    kind: Mapped[str]
+    expected: Mapped[dict[str, Any] | None]
+    actual: Mapped[dict[str, Any] | None]
+    repair: Mapped[str]
+    outbox_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("gateway.outbox.id"))
+    detail: Mapped[str | None]
+    created_at: Mapped[datetime]
+
+
+class DriftCheck(BillingTable):
+    __tablename__ = "drift_checks"
+    client_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("gateway.clients.id"), primary_key=True)
+    last_started_at: Mapped[datetime]
+    last_finished_at: Mapped[datetime | None]
+    last_result: Mapped[dict[str, Any] | None]
 
 
 class RateCounter(GatewayTable):

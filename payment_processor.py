@@ -90,10 +90,10 @@ def process_payment(creds: ClientCredentials, body: Any, log: dict) -> tuple[int
                         }
                     ),
                     "f010": pf.values["f010"],
-                    "hash": keyed_hash(cfg["SECRET_KEY"], json.dumps(pf.values, sort_keys=True)),
+                    "hash": keyed_hash(cfg["HASH_KEY"], json.dumps(pf.values, sort_keys=True)),
                     "request": db.as_json(pf.masked()),
                     "input": db.as_json(data_input),
-                    "token_hash": keyed_hash(cfg["SECRET_KEY"], token),
+                    "token_hash": keyed_hash(cfg["HASH_KEY"], token),
                     "amount": pf.amount,
                     "msisdn": pf.msisdn,
                     "account_ref": pf.values.get("f006") or None,

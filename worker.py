@@ -8,12 +8,13 @@ import logging
 import time
 
 from flask import Flask, current_app
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from admin import clients
 from billing import jobs as billing_jobs
 from core import db
 from gateway import dispatch, partitions, webhooks
+from models import Transaction
 
 log = logging.getLogger(__name__)
 BATCH = 50
@@ -74,9 +75,7 @@ def run_service_jobs() -> int:
             if job["transaction_id"]:
                 service = (
                     spec.get("servicename")
-                    or conn.execute(
-                        text("SELECT service FROM gateway.transactions WHERE id = :t"), {"t": job["transaction_id"]}
-                    ).scalar()
+                    or conn.execute(select(Transaction.service).where(Transaction.id == job["transaction_id"])).scalar()
                 )
             else:
                 service = spec.get("servicename")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,3 @@ class ServiceReply:
     error: str | None = None
     request_body: str | None = None  # masked, truncated
     response_body: str | None = None  # masked, truncated
-
-
-class Adapter(Protocol):
-    def call(self, call: ServiceCall) -> ServiceReply: ...

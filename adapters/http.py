@@ -1,9 +1,9 @@
 """The microservice HTTP adapter: one pooled session, timeouts, bounded retries for idempotent calls,
-a base-URL allow-list against SSRF, masked records. Failures become reply codes, never exceptions."""
+a base-URL allow-list and host policy against SSRF, no redirects, masked records. Failures become reply codes,
+never exceptions."""
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import time
@@ -14,6 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from adapters import ServiceCall, ServiceReply
+from adapters.url_policy import ServiceHostRefused, check_url
 from core.masking import dump_masked, mask_text
 
 log = logging.getLogger(__name__)
@@ -50,16 +51,32 @@ def make_session(pool_size: int = 20) -> requests.Session:
 class HttpAdapter:
     """Calls a microservice and reports the outcome as a ServiceReply."""
 
-    def __init__(self, session: requests.Session, internal_token: str, retries: int = 1) -> None:
+    def __init__(
+        self,
+        session: requests.Session,
+        internal_token: str,
+        retries: int = 1,
+        host_allowlist: list[str] | None = None,
+    ) -> None:
         self.session = session
         self.internal_token = internal_token
         self.retries = retries
+        self.host_allowlist = host_allowlist or []
 
     def call(self, call: ServiceCall) -> ServiceReply:
         method = call.method.upper()
         headers = {k: v for k, v in call.headers.items() if k.lower() not in BLOCKED_HEADERS}
         headers.update({"X-Internal-Token": self.internal_token, "Idempotency-Key": call.idempotency_key})
         request_body = dump_masked(call.payload, call.secrets)
+        try:
+            # Checked again at call time: a host name may point somewhere else than when the service was saved.
+            check_url(call.url, self.host_allowlist)
+        except ServiceHostRefused as exc:
+            error = mask_text(str(exc), call.secrets)
+            log.warning("service call refused", extra={"url": call.url, "error": error})
+            return ServiceReply(
+                code=502, data={"error": error, "message": error}, latency_ms=0, error=error, request_body=request_body
+            )
         tries = 1 + (self.retries if method in IDEMPOTENT_METHODS else 0)
         started = time.monotonic()
         reply = None
@@ -71,7 +88,13 @@ class HttpAdapter:
         return reply
 
     def _once(self, method: str, call: ServiceCall, headers: dict, request_body: str, started: float) -> ServiceReply:
-        kwargs: dict[str, Any] = {"headers": headers, "timeout": (min(3.0, call.timeout_s), call.timeout_s)}
+        # Never follow redirects: the internal token and any provider credentials go to the service's own host
+        # only; a 3xx is handed to the response function like any other code.
+        kwargs: dict[str, Any] = {
+            "headers": headers,
+            "timeout": (min(3.0, call.timeout_s), call.timeout_s),
+            "allow_redirects": False,
+        }
         if method in ("GET", "DELETE"):
             kwargs["params"] = call.payload if isinstance(call.payload, dict) else None
         else:
@@ -107,7 +130,3 @@ class HttpAdapter:
             error=error,
             request_body=request_body,
         )
-
-
-def reply_to_json(reply: ServiceReply) -> str:
-    return json.dumps(reply.data, default=str)

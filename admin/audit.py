@@ -4,27 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
-from core import db
+from core.actor import Actor
 from core.masking import mask_json
+from models import AuditLog
 
 
 def record(
-    conn: Connection, actor: dict | None, action: str, target: str, before: Any = None, after: Any = None
+    conn: Connection, actor: Actor | None, action: str, target: str, before: Any = None, after: Any = None
 ) -> None:
+    """Append one audit row; before/after are masked (secrets never reach the log)."""
     conn.execute(
-        text(
-            "INSERT INTO gateway.audit_log (user_id, username, action, target, before, after) "
-            "VALUES (:uid, :uname, :action, :target, CAST(:before AS jsonb), CAST(:after AS jsonb))"
-        ),
-        {
-            "uid": (actor or {}).get("id"),
-            "uname": (actor or {}).get("username", "system"),
-            "action": action,
-            "target": target,
-            "before": None if before is None else db.as_json(mask_json(before)),
-            "after": None if after is None else db.as_json(mask_json(after)),
-        },
+        insert(AuditLog).values(
+            user_id=(actor or {}).get("id"),
+            username=(actor or {}).get("username", "system"),
+            action=action,
+            target=target,
+            before=None if before is None else mask_json(before),
+            after=None if after is None else mask_json(after),
+        )
     )

@@ -5,37 +5,41 @@ from __future__ import annotations
 import json
 import secrets
 
-from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
+from adapters.url_policy import ServiceHostRefused, check_url
 from admin import audit
+from core import paging
 from core import validation as v
-from core.crypto import SecretBox
+from core.actor import Actor
+from core.crypto import app_secret_box
 from core.errors import Conflict, InvalidField, NotFound
+from core.filters import Filters
 from gateway.auth import hash_api_secret, new_api_credentials
 from gateway.limits import normalise_rate
+from models import Client, ClientCredential, ProviderCredential
 
-CLIENT_COLUMNS = (
-    "id, app_id, company_name, email, phone, contact_person, callback_url, status, credential_version, "
-    "rate_limit, monthly_quota, created_at, updated_at"
-)
+# Everything of a client row but its secrets.
+CLIENT_PUBLIC = tuple(c for c in Client.__table__.c if c.name != "webhook_secret_enc")
 
 
-def _box() -> SecretBox:
-    return SecretBox(current_app.config["ENCRYPTION_KEY"])
+def _outbound_url(data: dict, key: str, *, required: bool = True) -> str | None:
+    """An http(s) URL the gateway or a microservice will call (webhooks, a custom Daraja base URL): never a
+    link-local, metadata or unspecified address. Raises InvalidField."""
+    url = v.url_field(data, key, required=required)
+    if url:
+        try:
+            check_url(url)
+        except ServiceHostRefused as exc:
+            raise InvalidField(f"{key} refused: {exc}") from exc
+    return url
 
 
 def get_client(conn: Connection, app_id: str) -> dict:
     """The client row (no secrets). Raises NotFound."""
-    row = (
-        conn.execute(
-            text(f"SELECT {CLIENT_COLUMNS} FROM gateway.clients WHERE app_id = :a"),
-            {"a": app_id},  # noqa: S608
-        )
-        .mappings()
-        .first()
-    )
+    row = conn.execute(select(*CLIENT_PUBLIC).where(Client.app_id == app_id)).mappings().first()
     if row is None:
         raise NotFound(f"no client with app_id {app_id!r}")
     return dict(row)
@@ -44,16 +48,14 @@ def get_client(conn: Connection, app_id: str) -> dict:
 def _issue_credentials(conn: Connection, client_id: int, app_id: str) -> dict:
     username, secret = new_api_credentials(app_id)
     conn.execute(
-        text(
-            "INSERT INTO gateway.client_credentials (client_id, api_username, secret_hash, secret_hint) "
-            "VALUES (:c, :u, :h, :hint)"
-        ),
-        {"c": client_id, "u": username, "h": hash_api_secret(secret), "hint": secret[-4:]},
+        insert(ClientCredential).values(
+            client_id=client_id, api_username=username, secret_hash=hash_api_secret(secret), secret_hint=secret[-4:]
+        )
     )
     return {"api_username": username, "api_secret": secret}
 
 
-def create_client(conn: Connection, data: dict, actor: dict | None) -> dict:
+def create_client(conn: Connection, data: dict, actor: Actor | None) -> dict:
     """Create a client; the answer holds api_secret and webhook_secret, shown only this once."""
     data = v.body_object(data)
     app_id = v.name_field(data, "app_id")
@@ -63,19 +65,16 @@ def create_client(conn: Connection, data: dict, actor: dict | None) -> dict:
         "email": v.email_field(data, "email"),
         "phone": v.text_field(data, "phone", required=False, max_length=32),
         "contact_person": v.text_field(data, "contact_person", required=False),
-        "callback_url": v.url_field(data, "callback_url", required=False),
+        "callback_url": _outbound_url(data, "callback_url", required=False),
     }
-    exists = conn.execute(text("SELECT 1 FROM gateway.clients WHERE app_id = :a"), {"a": app_id}).first()
+    exists = conn.execute(select(Client.id).where(Client.app_id == app_id)).first()
     if exists:
         raise Conflict(f"app_id {app_id!r} is taken; choose another")
     webhook_secret = "whsec_" + secrets.token_urlsafe(24)
     client_id = conn.execute(
-        text(
-            "INSERT INTO gateway.clients (app_id, company_name, email, phone, contact_person, callback_url, "
-            "webhook_secret_enc) VALUES (:app_id, :company_name, :email, :phone, :contact_person, :callback_url, "
-            ":wh) RETURNING id"
-        ),
-        {**values, "wh": _box().encrypt(webhook_secret)},
+        insert(Client)
+        .values(**values, webhook_secret_enc=app_secret_box().encrypt(webhook_secret))
+        .returning(Client.id)
     ).scalar_one()
     creds = _issue_credentials(conn, client_id, app_id)
     audit.record(conn, actor, "client.create", app_id, after=values)
@@ -102,7 +101,7 @@ def _monthly_quota(data: dict) -> int | None:
     return value
 
 
-def update_client(conn: Connection, app_id: str, data: dict, actor: dict | None) -> dict:
+def update_client(conn: Connection, app_id: str, data: dict, actor: Actor | None) -> dict:
     """Edit contact details, the webhook URL, the rate limit and the monthly quota."""
     before = get_client(conn, app_id)
     data = v.body_object(data)
@@ -112,53 +111,49 @@ def update_client(conn: Connection, app_id: str, data: dict, actor: dict | None)
         ("email", lambda: v.email_field(data, "email")),
         ("phone", lambda: v.text_field(data, "phone", required=False, max_length=32)),
         ("contact_person", lambda: v.text_field(data, "contact_person", required=False)),
-        ("callback_url", lambda: v.url_field(data, "callback_url", required=False)),
+        ("callback_url", lambda: _outbound_url(data, "callback_url", required=False)),
         ("rate_limit", lambda: _rate_limit(data)),
         ("monthly_quota", lambda: _monthly_quota(data)),
     ):
         if key in data:
             changes[key] = getter()
     if changes:
-        sets = ", ".join(f"{k} = :{k}" for k in changes)  # keys come from the fixed tuple above
-        conn.execute(
-            text(f"UPDATE gateway.clients SET {sets}, updated_at = now() WHERE app_id = :app_id"),  # noqa: S608
-            {**changes, "app_id": app_id},
-        )
+        conn.execute(update(Client).where(Client.app_id == app_id).values(**changes, updated_at=func.now()))
     after = get_client(conn, app_id)
     audit.record(conn, actor, "client.update", app_id, before=before, after=after)
     return after
 
 
-def rotate_credentials(conn: Connection, app_id: str, actor: dict | None) -> dict:
+def rotate_credentials(conn: Connection, app_id: str, actor: Actor | None) -> dict:
     """Revoke the active credentials and issue new ones; tokens issued before stop working."""
     client = get_client(conn, app_id)
     conn.execute(
-        text(
-            "UPDATE gateway.client_credentials SET active = false, revoked_at = now() WHERE client_id = :c AND active"
-        ),
-        {"c": client["id"]},
+        update(ClientCredential)
+        .where(ClientCredential.client_id == client["id"], ClientCredential.active)
+        .values(active=False, revoked_at=func.now())
     )
     conn.execute(
-        text(
-            "UPDATE gateway.clients SET credential_version = credential_version + 1, updated_at = now() WHERE id = :c"
-        ),
-        {"c": client["id"]},
+        update(Client)
+        .where(Client.id == client["id"])
+        .values(credential_version=Client.credential_version + 1, updated_at=func.now())
     )
     creds = _issue_credentials(conn, client["id"], app_id)
     audit.record(conn, actor, "client.rotate_credentials", app_id, after={"api_username": creds["api_username"]})
     return {"app_id": app_id, **creds}
 
 
-def set_status(conn: Connection, app_id: str, active: bool, actor: dict | None) -> dict:
+def set_status(conn: Connection, app_id: str, active: bool, actor: Actor | None) -> dict:
     """Deactivate (tokens revoked at once) or reactivate a client."""
     before = get_client(conn, app_id)
+    # Deactivating also bumps credential_version, so tokens issued before stop working at once.
     conn.execute(
-        text(
-            "UPDATE gateway.clients SET status = :s, updated_at = now(), "
-            "credential_version = credential_version + CASE WHEN :s = 'inactive' THEN 1 ELSE 0 END "
-            "WHERE app_id = :a"
-        ),
-        {"s": "active" if active else "inactive", "a": app_id},
+        update(Client)
+        .where(Client.app_id == app_id)
+        .values(
+            status="active" if active else "inactive",
+            updated_at=func.now(),
+            credential_version=Client.credential_version + (0 if active else 1),
+        )
     )
     audit.record(
         conn,
@@ -171,43 +166,35 @@ def set_status(conn: Connection, app_id: str, active: bool, actor: dict | None) 
     return get_client(conn, app_id)
 
 
-def rotate_webhook_secret(conn: Connection, app_id: str, actor: dict | None) -> dict:
+def rotate_webhook_secret(conn: Connection, app_id: str, actor: Actor | None) -> dict:
     get_client(conn, app_id)
     secret = "whsec_" + secrets.token_urlsafe(24)
     conn.execute(
-        text("UPDATE gateway.clients SET webhook_secret_enc = :s, updated_at = now() WHERE app_id = :a"),
-        {"s": _box().encrypt(secret), "a": app_id},
+        update(Client)
+        .where(Client.app_id == app_id)
+        .values(webhook_secret_enc=app_secret_box().encrypt(secret), updated_at=func.now())
     )
     audit.record(conn, actor, "client.rotate_webhook_secret", app_id)
     return {"app_id": app_id, "webhook_secret": secret}
 
 
 def webhook_secret(conn: Connection, client_id: int) -> str:
-    enc = conn.execute(text("SELECT webhook_secret_enc FROM gateway.clients WHERE id = :c"), {"c": client_id}).scalar()
-    return _box().decrypt(enc)
+    enc = conn.execute(select(Client.webhook_secret_enc).where(Client.id == client_id)).scalar()
+    return app_secret_box().decrypt(enc)
 
 
 def list_clients(conn: Connection, search: str | None = None, page: int = 1, per_page: int = 25) -> dict:
     """A page of clients, newest first, optionally filtered by app_id/company/email substring."""
-    params = {"q": f"%{search}%" if search else None, "limit": per_page, "offset": (max(page, 1) - 1) * per_page}
-    where = "WHERE (:q IS NULL OR app_id ILIKE :q OR company_name ILIKE :q OR email ILIKE :q)"
-    rows = (
-        conn.execute(
-            text(f"SELECT {CLIENT_COLUMNS} FROM gateway.clients {where} ORDER BY id DESC LIMIT :limit OFFSET :offset"),  # noqa: S608
-            params,
-        )
-        .mappings()
-        .all()
-    )
-    total = conn.execute(text(f"SELECT count(*) FROM gateway.clients {where}"), params).scalar_one()  # noqa: S608
-    return {"items": [dict(r) for r in rows], "total": total, "page": page, "per_page": per_page}
+    where = Filters({"q": search}).search("q", Client.app_id, Client.company_name, Client.email).conditions
+    query = select(*CLIENT_PUBLIC).where(*where).order_by(Client.id.desc())
+    return paging.fetch(conn, query, page, per_page, count=True).as_dict()
 
 
 MPESA_TYPES = ("CustomerPayBillOnline", "CustomerBuyGoodsOnline")
 MPESA_ENVIRONMENTS = {"sandbox": "https://sandbox.safaricom.co.ke", "production": "https://api.safaricom.co.ke"}
 
 
-def set_mpesa_credentials(conn: Connection, app_id: str, data: dict, actor: dict | None) -> dict:
+def set_mpesa_credentials(conn: Connection, app_id: str, data: dict, actor: Actor | None) -> dict:
     """Store Daraja credentials encrypted; the answer shows only non-secret fields."""
     client = get_client(conn, app_id)
     data = v.body_object(data)
@@ -225,7 +212,7 @@ def set_mpesa_credentials(conn: Connection, app_id: str, data: dict, actor: dict
         raise InvalidField("transaction_type must be CustomerPayBillOnline (paybill) or CustomerBuyGoodsOnline (till)")
     environment = v.text_field(data, "environment")
     if environment == "custom":
-        creds["base_url"] = v.url_field(data, "base_url")
+        creds["base_url"] = _outbound_url(data, "base_url")
     elif environment in MPESA_ENVIRONMENTS:
         creds["base_url"] = MPESA_ENVIRONMENTS[environment]
     else:
@@ -242,7 +229,7 @@ def set_mpesa_credentials(conn: Connection, app_id: str, data: dict, actor: dict
     return {"app_id": app_id, "mpesa": summary}
 
 
-def set_router_settings(conn: Connection, app_id: str, data: dict, actor: dict | None) -> dict:
+def set_router_settings(conn: Connection, app_id: str, data: dict, actor: Actor | None) -> dict:
     """Store the client's router login encrypted; the password is write-only."""
     client = get_client(conn, app_id)
     data = v.body_object(data)
@@ -266,21 +253,23 @@ def set_router_settings(conn: Connection, app_id: str, data: dict, actor: dict |
 
 
 def _store_provider(conn: Connection, client_id: int, provider: str, creds: dict, summary: dict) -> None:
+    row = pg_insert(ProviderCredential).values(
+        client_id=client_id, provider=provider, data_enc=app_secret_box().encrypt(json.dumps(creds)), summary=summary
+    )
     conn.execute(
-        text(
-            "INSERT INTO gateway.provider_credentials (client_id, provider, data_enc, summary) "
-            "VALUES (:c, :p, :d, CAST(:s AS jsonb)) ON CONFLICT (client_id, provider) "
-            "DO UPDATE SET data_enc = EXCLUDED.data_enc, summary = EXCLUDED.summary, updated_at = now()"
-        ),
-        {"c": client_id, "p": provider, "d": _box().encrypt(json.dumps(creds)), "s": json.dumps(summary)},
+        row.on_conflict_do_update(
+            index_elements=[ProviderCredential.client_id, ProviderCredential.provider],
+            set_={"data_enc": row.excluded.data_enc, "summary": row.excluded.summary, "updated_at": func.now()},
+        )
     )
 
 
 def provider_summaries(conn: Connection, client_id: int) -> dict:
     rows = (
         conn.execute(
-            text("SELECT provider, summary, updated_at FROM gateway.provider_credentials WHERE client_id = :c"),
-            {"c": client_id},
+            select(ProviderCredential.provider, ProviderCredential.summary, ProviderCredential.updated_at).where(
+                ProviderCredential.client_id == client_id
+            )
         )
         .mappings()
         .all()

@@ -2,37 +2,42 @@
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import Text, cast, func, select, update
 from sqlalchemy.engine import Connection
 
 from admin import audit
+from core.actor import Actor
 from core.errors import NotFound
+from models import Outbox, Transaction
 
-_COLUMNS = "id, kind, status, attempts, max_attempts, next_attempt_at, url"
+_COLUMNS = (
+    Outbox.id,
+    Outbox.kind,
+    Outbox.status,
+    Outbox.attempts,
+    Outbox.max_attempts,
+    Outbox.next_attempt_at,
+    Outbox.url,
+)
 
 
-def redeliver(conn: Connection, outbox_id: int, actor: dict | None) -> dict:
+def redeliver(conn: Connection, outbox_id: int, actor: Actor | None) -> dict:
     """Queue an outbox row again: pending now, attempt count kept (the history stays true), and at least
     three more tries allowed. Returns the row with the transaction's public id. Raises NotFound."""
-    before = (
-        conn.execute(
-            text(f"SELECT {_COLUMNS} FROM gateway.outbox WHERE id = :i FOR UPDATE"),
-            {"i": outbox_id},  # noqa: S608
-        )
-        .mappings()
-        .first()
-    )
+    before = conn.execute(select(*_COLUMNS).where(Outbox.id == outbox_id).with_for_update()).mappings().first()
     if before is None:
         raise NotFound(f"no outbox entry {outbox_id}")
+    public_id = select(cast(Transaction.public_id, Text)).where(Transaction.id == Outbox.transaction_id)
     after = (
         conn.execute(
-            text(
-                "UPDATE gateway.outbox o SET status = 'pending', next_attempt_at = now(), "
-                "max_attempts = greatest(o.max_attempts, o.attempts + 3) WHERE o.id = :i "
-                f"RETURNING {', '.join('o.' + c.strip() for c in _COLUMNS.split(','))}, "  # noqa: S608
-                "(SELECT t.public_id::text FROM gateway.transactions t WHERE t.id = o.transaction_id) AS transaction_id"
-            ),
-            {"i": outbox_id},
+            update(Outbox)
+            .where(Outbox.id == outbox_id)
+            .values(
+                status="pending",
+                next_attempt_at=func.now(),
+                max_attempts=func.greatest(Outbox.max_attempts, Outbox.attempts + 3),
+            )
+            .returning(*_COLUMNS, public_id.scalar_subquery().label("transaction_id"))
         )
         .mappings()
         .one()

@@ -3,17 +3,21 @@ the client's function set through function_builder)."""
 
 from __future__ import annotations
 
-import json
-
-from sqlalchemy import text
+from flask import current_app
+from sqlalchemy import Float, cast, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
+from adapters.url_policy import ServiceHostRefused, check_url, parse_allowlist
 from admin import audit
 from admin.clients import get_client
 from core import validation as v
-from core.errors import Conflict, InvalidField, NotFound
+from core.actor import Actor
+from core.errors import Conflict, InvalidField, NotAssigned, NotFound
 from gateway import function_builder
 from gateway.fields import FIELD_NAMES, check_pattern
+from models import Assignment, Client, FunctionRegistry, Service, ServiceField, ServiceRoute
 
 KINDS = ("http", "mpesa_stk", "router", "subscription", "status")
 
@@ -61,31 +65,50 @@ def _routes(data: dict) -> list[str]:
     return routes
 
 
+def _base_url(data: dict) -> str:
+    """The checked base_url: an http(s) URL whose host is not link-local, metadata or unspecified, and is on
+    SERVICE_HOST_ALLOWLIST when one is set. Raises InvalidField."""
+    url = (v.url_field(data, "base_url") or "").rstrip("/")
+    try:
+        check_url(url, parse_allowlist(current_app.config["SERVICE_HOST_ALLOWLIST"]))
+    except ServiceHostRefused as exc:
+        raise InvalidField(f"base_url refused: {exc}") from exc
+    return url
+
+
 def get_service(conn: Connection, name: str) -> dict:
     """The service with its routes and field rules. Raises NotFound."""
-    row = (
-        conn.execute(
-            text(
-                "SELECT s.id, s.name, s.display_name, s.kind, s.base_url, s.timeout_s::float AS timeout_s, s.settings, "
-                "s.active, s.created_at, "
-                "(SELECT coalesce(json_agg(r.route ORDER BY r.id), '[]') FROM gateway.service_routes r "
-                " WHERE r.service_id = s.id) AS routes, "
-                "(SELECT coalesce(json_agg(json_build_object('field', f.field, 'required', f.required, "
-                " 'pattern', f.pattern, 'max_length', f.max_length) ORDER BY f.field), '[]') "
-                " FROM gateway.service_fields f WHERE f.service_id = s.id) AS fields "
-                "FROM gateway.services s WHERE s.name = :n"
-            ),
-            {"n": name},
-        )
-        .mappings()
-        .first()
+    routes = (
+        select(func.coalesce(func.json_agg(aggregate_order_by(ServiceRoute.route, ServiceRoute.id)), text("'[]'")))
+        .where(ServiceRoute.service_id == Service.id)
+        .scalar_subquery()
     )
+    rule = func.json_build_object(
+        "field", ServiceField.field, "required", ServiceField.required,
+        "pattern", ServiceField.pattern, "max_length", ServiceField.max_length,
+    )  # fmt: skip
+    fields = (
+        select(func.coalesce(func.json_agg(aggregate_order_by(rule, ServiceField.field)), text("'[]'")))
+        .where(ServiceField.service_id == Service.id)
+        .scalar_subquery()
+    )
+    columns = (Service.id, Service.name, Service.display_name, Service.kind, Service.base_url)
+    query = select(
+        *columns,
+        cast(Service.timeout_s, Float).label("timeout_s"),
+        Service.settings,
+        Service.active,
+        Service.created_at,
+        routes.label("routes"),
+        fields.label("fields"),
+    ).where(Service.name == name)
+    row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"no service named {name!r}")
     return dict(row)
 
 
-def create_service(conn: Connection, data: dict, actor: dict | None) -> dict:
+def create_service(conn: Connection, data: dict, actor: Actor | None) -> dict:
     """Define a service: {name, display_name, kind, base_url, routes, timeout_s?, fields?, settings?}."""
     data = v.body_object(data)
     name = v.name_field(data, "name")
@@ -99,35 +122,32 @@ def create_service(conn: Connection, data: dict, actor: dict | None) -> dict:
         "name": name,
         "display_name": v.text_field(data, "display_name"),
         "kind": kind,
-        "base_url": (v.url_field(data, "base_url") or "").rstrip("/"),
+        "base_url": _base_url(data),
         "timeout_s": v.number_field(data, "timeout_s", default=10, low=0, high=120),
-        "settings": json.dumps(settings),
+        "settings": settings,
     }
     routes, rules = _routes(data), _fields(data)
-    if conn.execute(text("SELECT 1 FROM gateway.services WHERE name = :n"), {"n": name}).first():
+    if conn.execute(select(Service.id).where(Service.name == name)).first():
         raise Conflict(f"a service named {name!r} exists; choose another name or edit it")
-    service_id = conn.execute(
-        text(
-            "INSERT INTO gateway.services (name, display_name, kind, base_url, timeout_s, settings) "
-            "VALUES (:name, :display_name, :kind, :base_url, :timeout_s, CAST(:settings AS jsonb)) RETURNING id"
-        ),
-        values,
-    ).scalar_one()
+    service_id = conn.execute(insert(Service).values(**values).returning(Service.id)).scalar_one()
     _replace_routes_and_fields(conn, service_id, routes, rules)
     created = get_service(conn, name)
     audit.record(conn, actor, "service.create", name, after=created)
     return created
 
 
-def update_service(conn: Connection, name: str, data: dict, actor: dict | None) -> dict:
+def update_service(conn: Connection, name: str, data: dict, actor: Actor | None) -> dict:
     """Edit display name, base URL, timeout, settings, routes (added, never silently dropped) and fields."""
     before = get_service(conn, name)
     data = v.body_object(data)
     sets: dict = {}
     if "display_name" in data:
         sets["display_name"] = v.text_field(data, "display_name")
-    if "base_url" in data:
-        sets["base_url"] = (v.url_field(data, "base_url") or "").rstrip("/")
+    if "base_url" in data and data["base_url"] != before["base_url"]:
+        # Whoever sets the URL receives the internal token and every assigned merchant's provider keys.
+        if (actor or {}).get("role") not in (None, "super_admin"):
+            raise NotAssigned("only a super admin can change a service's base_url")
+        sets["base_url"] = _base_url(data)
     if "timeout_s" in data:
         sets["timeout_s"] = v.number_field(data, "timeout_s", default=10, low=0, high=120)
     if "active" in data:
@@ -137,13 +157,9 @@ def update_service(conn: Connection, name: str, data: dict, actor: dict | None) 
     if "settings" in data:
         if not isinstance(data["settings"], dict):
             raise InvalidField("settings must be a JSON object")
-        sets["settings"] = json.dumps(data["settings"])
-    for key, value in sets.items():  # keys come from the fixed list above
-        cast = "CAST(:val AS jsonb)" if key == "settings" else ":val"
-        conn.execute(
-            text(f"UPDATE gateway.services SET {key} = {cast}, updated_at = now() WHERE id = :id"),  # noqa: S608
-            {"val": value, "id": before["id"]},
-        )
+        sets["settings"] = data["settings"]
+    if sets:
+        conn.execute(update(Service).where(Service.id == before["id"]).values(**sets, updated_at=func.now()))
     routes = _routes(data) if "routes" in data else before["routes"]
     removed = set(before["routes"]) - set(routes)
     if removed:
@@ -161,62 +177,51 @@ def update_service(conn: Connection, name: str, data: dict, actor: dict | None) 
 def _replace_routes_and_fields(conn: Connection, service_id: int, routes: list[str], rules: list[dict]) -> None:
     for route in routes:
         conn.execute(
-            text(
-                "INSERT INTO gateway.service_routes (service_id, route) VALUES (:s, :r) "
-                "ON CONFLICT (service_id, route) DO NOTHING"
-            ),
-            {"s": service_id, "r": route},
+            pg_insert(ServiceRoute)
+            .values(service_id=service_id, route=route)
+            .on_conflict_do_nothing(index_elements=[ServiceRoute.service_id, ServiceRoute.route])
         )
-    conn.execute(text("DELETE FROM gateway.service_fields WHERE service_id = :s"), {"s": service_id})
+    conn.execute(delete(ServiceField).where(ServiceField.service_id == service_id))
     for rule in rules:
-        conn.execute(
-            text(
-                "INSERT INTO gateway.service_fields (service_id, field, required, pattern, max_length) "
-                "VALUES (:s, :field, :required, :pattern, :max_length)"
-            ),
-            {"s": service_id, **rule},
-        )
+        conn.execute(insert(ServiceField).values(service_id=service_id, **rule))
 
 
 def list_services(conn: Connection) -> list[dict]:
-    names = conn.execute(text("SELECT name FROM gateway.services ORDER BY name")).scalars().all()
+    names = conn.execute(select(Service.name).order_by(Service.name)).scalars().all()
     return [get_service(conn, n) for n in names]
 
 
-def assign(conn: Connection, app_id: str, service_name: str, actor: dict | None) -> dict:
+def assign(conn: Connection, app_id: str, service_name: str, actor: Actor | None) -> dict:
     """Assign a service to a client and generate one function set per route (idempotent: re-assigning
     adds functions for new routes and keeps DBA edits)."""
     client = get_client(conn, app_id)
     service = get_service(conn, service_name)
     assignment_id = conn.execute(
-        text(
-            "INSERT INTO gateway.assignments (client_id, service_id) VALUES (:c, :s) "
-            "ON CONFLICT (client_id, service_id) DO UPDATE SET active = true RETURNING id"
-        ),
-        {"c": client["id"], "s": service["id"]},
+        pg_insert(Assignment)
+        .values(client_id=client["id"], service_id=service["id"])
+        .on_conflict_do_update(index_elements=[Assignment.client_id, Assignment.service_id], set_={"active": True})
+        .returning(Assignment.id)
     ).scalar_one()
     author = (actor or {}).get("username", "system")
     functions = []
-    for route_id, route in conn.execute(
-        text("SELECT id, route FROM gateway.service_routes WHERE service_id = :s ORDER BY id"), {"s": service["id"]}
-    ).all():
+    routes = select(ServiceRoute.id, ServiceRoute.route).where(ServiceRoute.service_id == service["id"])
+    for route_id, route in conn.execute(routes.order_by(ServiceRoute.id)).all():
         names = function_builder.function_names(app_id, service_name, route)
+        row = pg_insert(FunctionRegistry).values(
+            assignment_id=assignment_id,
+            client_id=client["id"],
+            service_id=service["id"],
+            route_id=route_id,
+            request_fn=names.request,
+            response_fn=names.response,
+            callback_fn=names.callback,
+            template_kind=service["kind"],
+        )
         registry_id = conn.execute(
-            text(
-                "INSERT INTO gateway.function_registry (assignment_id, client_id, service_id, route_id, request_fn, "
-                "response_fn, callback_fn, template_kind) VALUES (:a, :c, :s, :r, :req, :resp, :cb, :kind) "
-                "ON CONFLICT (assignment_id, route_id) DO UPDATE SET updated_at = now() RETURNING id"
-            ),
-            {
-                "a": assignment_id,
-                "c": client["id"],
-                "s": service["id"],
-                "r": route_id,
-                "req": names.request,
-                "resp": names.response,
-                "cb": names.callback,
-                "kind": service["kind"],
-            },
+            row.on_conflict_do_update(
+                index_elements=[FunctionRegistry.assignment_id, FunctionRegistry.route_id],
+                set_={"updated_at": func.now()},
+            ).returning(FunctionRegistry.id)
         ).scalar_one()
         report = function_builder.generate(conn, registry_id, author)
         functions.append(
@@ -232,11 +237,12 @@ def assign(conn: Connection, app_id: str, service_name: str, actor: dict | None)
     return {"app_id": app_id, "service": service_name, "assignment_id": assignment_id, "functions": functions}
 
 
-def set_assignment_active(conn: Connection, app_id: str, service_name: str, active: bool, actor: dict | None) -> None:
+def set_assignment_active(conn: Connection, app_id: str, service_name: str, active: bool, actor: Actor | None) -> None:
     client, service = get_client(conn, app_id), get_service(conn, service_name)
     updated = conn.execute(
-        text("UPDATE gateway.assignments SET active = :a WHERE client_id = :c AND service_id = :s"),
-        {"a": active, "c": client["id"], "s": service["id"]},
+        update(Assignment)
+        .where(Assignment.client_id == client["id"], Assignment.service_id == service["id"])
+        .values(active=active)
     ).rowcount
     if not updated:
         raise NotFound(f"service {service_name!r} is not assigned to {app_id!r}")
@@ -245,18 +251,16 @@ def set_assignment_active(conn: Connection, app_id: str, service_name: str, acti
 
 def client_functions(conn: Connection, app_id: str) -> list[dict]:
     """The registry rows of a client: what each route calls and whether a DBA edited it."""
-    rows = (
-        conn.execute(
-            text(
-                "SELECT fr.id, s.name AS service, sr.route, fr.fn_schema, fr.request_fn, fr.response_fn, "
-                "fr.callback_fn, fr.template_kind, fr.state, a.active, fr.updated_at FROM gateway.function_registry fr "
-                "JOIN gateway.assignments a ON a.id = fr.assignment_id JOIN gateway.services s ON s.id = fr.service_id "
-                "JOIN gateway.service_routes sr ON sr.id = fr.route_id JOIN gateway.clients c ON c.id = fr.client_id "
-                "WHERE c.app_id = :a ORDER BY s.name, sr.route"
-            ),
-            {"a": app_id},
-        )
-        .mappings()
-        .all()
+    fr = FunctionRegistry
+    query = (
+        select(fr.id, Service.name.label("service"), ServiceRoute.route, fr.fn_schema, fr.request_fn)
+        .add_columns(fr.response_fn, fr.callback_fn, fr.template_kind, fr.state, Assignment.active, fr.updated_at)
+        .join(Assignment, Assignment.id == fr.assignment_id)
+        .join(Service, Service.id == fr.service_id)
+        .join(ServiceRoute, ServiceRoute.id == fr.route_id)
+        .join(Client, Client.id == fr.client_id)
+        .where(Client.app_id == app_id)
+        .order_by(Service.name, ServiceRoute.route)
     )
+    rows = conn.execute(query).mappings().all()
     return [dict(r) for r in rows]

@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import hmac
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pyotp
-from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Connection
 
 from admin import audit
-from core.crypto import SecretBox
+from core.actor import Actor
+from core.crypto import app_secret_box
 from core.errors import InvalidField, NotFound
+from models import User
 
 ISSUER = "MosPay gateway"
 STEP_SECONDS = 30
 # One step either side absorbs phone clocks that drift by up to 30 s.
 DRIFT_STEPS = 1
-
-
-def _box() -> SecretBox:
-    return SecretBox(current_app.config["ENCRYPTION_KEY"])
 
 
 def new_secret() -> str:
@@ -31,11 +28,11 @@ def new_secret() -> str:
 
 
 def encrypt(secret: str) -> str:
-    return _box().encrypt(secret)
+    return app_secret_box().encrypt(secret)
 
 
 def decrypt(secret_enc: str) -> str:
-    return _box().decrypt(secret_enc)
+    return app_secret_box().decrypt(secret_enc)
 
 
 def provisioning_uri(secret: str, username: str) -> str:
@@ -62,55 +59,35 @@ def verify(conn: Connection, user_id: int, secret: str, code: str) -> bool:
     step = matching_step(secret, code)
     if step is None:
         return False
-    consumed = conn.execute(
-        text(
-            "UPDATE gateway.users SET totp_last_step = :s WHERE id = :i "
-            "AND (totp_last_step IS NULL OR totp_last_step < :s)"
-        ),
-        {"s": step, "i": user_id},
-    ).rowcount
+    # Only a later step than the last accepted one: a code is never accepted twice.
+    unused = or_(User.totp_last_step.is_(None), User.totp_last_step < step)
+    consumed = conn.execute(update(User).where(User.id == user_id, unused).values(totp_last_step=step)).rowcount
     return bool(consumed)
 
 
-def enable(conn: Connection, user: dict, secret: str, code: str, actor: dict | None) -> None:
+def enable(conn: Connection, user: dict, secret: str, code: str, actor: Actor | None) -> None:
     """Store the secret once the user proved their app produces its codes. Raises InvalidField otherwise."""
     step = matching_step(secret, code)
     if step is None:
         raise InvalidField("code does not match: check the time on your phone and type the current 6 digits")
     conn.execute(
-        text("UPDATE gateway.users SET totp_secret_enc = :e, totp_last_step = :s, updated_at = now() WHERE id = :i"),
-        {"e": encrypt(secret), "s": step, "i": user["id"]},
+        update(User)
+        .where(User.id == user["id"])
+        .values(totp_secret_enc=encrypt(secret), totp_last_step=step, updated_at=func.now())
     )
     audit.record(conn, actor, "user.totp_enable", user["username"])
 
 
-def disable(conn: Connection, user: dict, actor: dict | None) -> None:
+def disable(conn: Connection, user: dict, actor: Actor | None) -> None:
     """Remove a user's second factor (their own choice, or a super admin's reset after a lost phone)."""
     updated = conn.execute(
-        text(
-            "UPDATE gateway.users SET totp_secret_enc = NULL, totp_last_step = NULL, updated_at = now() WHERE id = :i"
-        ),
-        {"i": user["id"]},
+        update(User)
+        .where(User.id == user["id"])
+        .values(totp_secret_enc=None, totp_last_step=None, updated_at=func.now())
     ).rowcount
     if not updated:
         raise NotFound("no such user")
     audit.record(conn, actor, "user.totp_disable", user["username"])
-
-
-def record_failure(conn: Connection, user_id: int) -> bool:
-    """Count a wrong code like a wrong password (same lockout). Returns True when the account is now locked."""
-    limit = current_app.config["LOGIN_MAX_FAILURES"]
-    locked_until = datetime.now(UTC) + timedelta(seconds=current_app.config["LOGIN_LOCKOUT_SECONDS"])
-    row = conn.execute(
-        text(
-            "UPDATE gateway.users SET "
-            "failed_logins = CASE WHEN failed_logins + 1 >= :limit THEN 0 ELSE failed_logins + 1 END, "
-            "locked_until = CASE WHEN failed_logins + 1 >= :limit THEN :until ELSE locked_until END "
-            "WHERE id = :i RETURNING locked_until"
-        ),
-        {"limit": limit, "until": locked_until, "i": user_id},
-    ).first()
-    return bool(row and row[0] and row[0] > datetime.now(UTC))
 
 
 def is_locked(user: dict) -> bool:

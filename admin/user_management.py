@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import text
+from sqlalchemy import func, update
 from sqlalchemy.engine import Connection
 
 from admin import audit, two_factor, users
+from core.actor import Actor
 from core.errors import Conflict, InvalidField, NotFound
+from models import User
 
 
 def _user(conn: Connection, user_id: int) -> dict:
@@ -19,35 +21,32 @@ def _user(conn: Connection, user_id: int) -> dict:
     return user
 
 
-def _not_self(user: dict, actor: dict, what: str) -> None:
+def _not_self(user: dict, actor: Actor, what: str) -> None:
     # A super admin who demotes or disables themself can lock everyone out of user management.
     if actor.get("id") == user["id"]:
         raise Conflict(f"you cannot {what} your own account; ask another super admin")
 
 
-def _update(conn: Connection, user_id: int, assignments: str, params: dict) -> None:
-    conn.execute(
-        text(f"UPDATE gateway.users SET {assignments}, updated_at = now() WHERE id = :i"),  # noqa: S608
-        {**params, "i": user_id},
-    )
+def _update(conn: Connection, user_id: int, **values: object) -> None:
+    conn.execute(update(User).where(User.id == user_id).values(**values, updated_at=func.now()))
 
 
-def set_role(conn: Connection, user_id: int, role: str, actor: dict) -> dict:
+def set_role(conn: Connection, user_id: int, role: str, actor: Actor) -> dict:
     """Change a user's role; their open sessions end so the new rights apply at once."""
     if role not in users.ROLES:
         raise InvalidField(f"role must be one of {', '.join(users.ROLES)}")
     user = _user(conn, user_id)
     _not_self(user, actor, "change the role of")
-    _update(conn, user_id, "role = :r, token_version = token_version + 1", {"r": role})
+    _update(conn, user_id, role=role, token_version=User.token_version + 1)
     audit.record(conn, actor, "user.set_role", user["username"], before={"role": user["role"]}, after={"role": role})
     return _user(conn, user_id)
 
 
-def set_active(conn: Connection, user_id: int, active: bool, actor: dict) -> dict:
+def set_active(conn: Connection, user_id: int, active: bool, actor: Actor) -> dict:
     """Deactivate (sessions end at once) or reactivate a user."""
     user = _user(conn, user_id)
     _not_self(user, actor, "deactivate")
-    _update(conn, user_id, "active = :a, token_version = token_version + 1", {"a": active})
+    _update(conn, user_id, active=active, token_version=User.token_version + 1)
     audit.record(
         conn,
         actor,
@@ -59,18 +58,18 @@ def set_active(conn: Connection, user_id: int, active: bool, actor: dict) -> dic
     return _user(conn, user_id)
 
 
-def unlock(conn: Connection, user_id: int, actor: dict) -> dict:
+def unlock(conn: Connection, user_id: int, actor: Actor) -> dict:
     """Clear a lockout after repeated failures."""
     user = _user(conn, user_id)
-    _update(conn, user_id, "failed_logins = 0, locked_until = NULL", {})
+    _update(conn, user_id, failed_logins=0, locked_until=None)
     audit.record(conn, actor, "user.unlock", user["username"], before={"locked_until": user["locked_until"]})
     return _user(conn, user_id)
 
 
-def set_totp_required(conn: Connection, user_id: int, required: bool, actor: dict) -> dict:
+def set_totp_required(conn: Connection, user_id: int, required: bool, actor: Actor) -> dict:
     """Require (or stop requiring) a second factor: a user without one enrols at their next sign-in."""
     user = _user(conn, user_id)
-    _update(conn, user_id, "totp_required = :r", {"r": required})
+    _update(conn, user_id, totp_required=required)
     audit.record(
         conn,
         actor,
@@ -82,19 +81,19 @@ def set_totp_required(conn: Connection, user_id: int, required: bool, actor: dic
     return _user(conn, user_id)
 
 
-def reset_totp(conn: Connection, user_id: int, actor: dict) -> dict:
+def reset_totp(conn: Connection, user_id: int, actor: Actor) -> dict:
     """Forget a user's authenticator (lost phone); if 2FA is required they enrol again at sign-in."""
     user = _user(conn, user_id)
     two_factor.disable(conn, user, actor)
-    _update(conn, user_id, "token_version = token_version + 1", {})
+    _update(conn, user_id, token_version=User.token_version + 1)
     return _user(conn, user_id)
 
 
-def reset_password(conn: Connection, user_id: int, actor: dict) -> tuple[dict, str]:
+def reset_password(conn: Connection, user_id: int, actor: Actor) -> tuple[dict, str]:
     """Give a user a generated password (shown once to the super admin) that must be changed at sign-in."""
     user = _user(conn, user_id)
     password = secrets.token_urlsafe(12)
     users.set_password(conn, user_id, password, actor)
-    _update(conn, user_id, "must_change_password = true, failed_logins = 0, locked_until = NULL", {})
+    _update(conn, user_id, must_change_password=True, failed_logins=0, locked_until=None)
     audit.record(conn, actor, "user.reset_password", user["username"])
     return _user(conn, user_id), password

@@ -8,16 +8,16 @@ hands one to the router adapter at call time). The worker's billing pass is in b
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from flask import current_app
 from sqlalchemy.engine import Connection
 
 from admin import audit
-from core import db
+from core import amounts, db
 from core import validation as v
-from core.crypto import SecretBox
+from core.actor import Actor
+from core.crypto import app_secret_box
 from core.errors import InvalidField
 from gateway.fields import normalise_msisdn
 
@@ -25,12 +25,7 @@ SERVICE_TYPES = ("pppoe", "hotspot")
 PLAN_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 PRINTABLE_RE = re.compile(r"^[ -~]+$")  # the router API takes ASCII only
-PRICE_RE = re.compile(r"^\d{1,10}(\.\d{1,2})?$")
 SUBSCRIPTION_STATUSES = ("active", "expired")
-
-
-def _box() -> SecretBox:
-    return SecretBox(current_app.config["ENCRYPTION_KEY"])
 
 
 def _choice(data: dict, key: str, choices: tuple[str, ...]) -> str:
@@ -48,19 +43,10 @@ def _matching(data: dict, key: str, pattern: re.Pattern, what: str, *, max_lengt
 
 
 def _price(data: dict) -> Decimal:
-    raw = data.get("price")
-    if isinstance(raw, bool) or not isinstance(raw, str | int | float) or not PRICE_RE.match(str(raw)):
-        raise InvalidField('price must be a positive amount with at most 2 decimal places, e.g. "500" or 499.50')
-    try:
-        price = Decimal(str(raw))
-    except InvalidOperation as exc:  # pragma: no cover - the regex already guarantees a number
-        raise InvalidField("price must be a number") from exc
-    if price <= 0:
-        raise InvalidField("price must be greater than zero")
-    return price
+    return amounts.parse_amount(data.get("price"), "price", example='"500" or 499.50', max_digits=10)
 
 
-def create_plan(conn: Connection, app_id: str, data: Any, actor: dict | None) -> dict:
+def create_plan(conn: Connection, app_id: str, data: Any, actor: Actor | None) -> dict:
     """Add a plan {code, name, price, duration, profile, service_type}. Raises InvalidField, NotFound, Conflict."""
     data = v.body_object(data)
     code = _matching(data, "code", PLAN_CODE_RE, "1–32 letters, digits, '-' or '_', e.g. DAILY10", max_length=32)
@@ -91,7 +77,7 @@ def list_plans(conn: Connection, app_id: str) -> list[dict]:
     return db.call_json(conn, "SELECT billing.plans_of(:app)", {"app": app_id})
 
 
-def create_subscriber(conn: Connection, app_id: str, data: Any, actor: dict | None) -> dict:
+def create_subscriber(conn: Connection, app_id: str, data: Any, actor: Actor | None) -> dict:
     """Add a subscriber {username, password, phone?, service_type}; the password is stored encrypted, never shown."""
     data = v.body_object(data)
     username = _matching(data, "username", USERNAME_RE, "1–64 letters, digits, '.', '_', '@' or '-' (the router login)")
@@ -110,7 +96,13 @@ def create_subscriber(conn: Connection, app_id: str, data: Any, actor: dict | No
     subscriber = db.call_json(
         conn,
         "SELECT billing.create_subscriber(:app, :username, :enc, :phone, :type)",
-        {"app": app_id, "username": username, "enc": _box().encrypt(password), "phone": phone, "type": service_type},
+        {
+            "app": app_id,
+            "username": username,
+            "enc": app_secret_box().encrypt(password),
+            "phone": phone,
+            "type": service_type,
+        },
     )
     audit.record(conn, actor, "billing.subscriber.create", f"{app_id}/{username}", after=subscriber)
     return subscriber

@@ -4,6 +4,7 @@ the hot path, SQLSTATE → GatewayError in one place."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core import errors
+
+log = logging.getLogger(__name__)
 
 # Custom SQLSTATEs raised by sql/ (RAISE ... USING ERRCODE = 'MP404'): the last three digits are the HTTP status.
 _CUSTOM_PREFIX = "MP"
@@ -31,6 +34,8 @@ _SQLSTATE_ERRORS: dict[str, type[errors.GatewayError]] = {
     "22003": errors.InvalidField,  # numeric_value_out_of_range
     "57014": errors.UpstreamTimeout,  # query_canceled (statement_timeout)
 }
+# untranslatable_character (\u0000 in jsonb/text), character_not_in_repertoire
+_UNSTORABLE_TEXT = frozenset({"22P05", "22021"})
 
 
 # A pooled connection idle longer than this is pinged on checkout; a busy one is not (a ping is a round trip).
@@ -51,7 +56,9 @@ def make_engine(url: str, pool_size: int = 10, statement_timeout_ms: int = 0) ->
         max_overflow=pool_size,
         pool_use_lifo=True,  # reuse the warmest connection: it needs no ping, and idle ones can age out
         pool_recycle=1800,
-        connect_args={"options": options, "connect_timeout": 5},
+        # connect_timeout 2 s (libpq's minimum): an unreachable database answers 503 quickly, never a hang.
+        connect_args={"options": options, "connect_timeout": 2},
+        json_serializer=as_json,  # json/jsonb columns written through models.py take dates and decimals too
     )
     event.listen(eng, "connect", _mark_used)
     event.listen(eng, "checkout", _ping_if_idle)
@@ -100,7 +107,15 @@ def translate(exc: DBAPIError) -> errors.GatewayError:
         return cls(message, hint=hint)
     if isinstance(exc, OperationalError) or code is None or code.startswith("08"):
         return errors.DatabaseUnavailable("database unavailable; retry in a few seconds")
-    return errors.GatewayError(f"database error: {message}", http_status=500)
+    if code in _UNSTORABLE_TEXT:
+        return errors.InvalidField(
+            "the request holds text the database cannot store (U+0000 or an invalid character): remove it"
+        )
+    # Never echo the database's own message to the caller: it can name tables, columns and values.
+    log.error("unmapped database error %s: %s", code, message)
+    return errors.GatewayError(
+        "Internal error: the gateway logged it; retry later or contact support.", http_status=500
+    )
 
 
 @contextmanager
@@ -114,6 +129,13 @@ def transaction(eng: Engine | None = None, timeout_ms: int | None = None) -> Ite
             yield conn
     except DBAPIError as exc:
         raise translate(exc) from exc
+    except ValueError as exc:
+        # psycopg2 refuses NUL in a bound string before sending it (a header, path or field from the caller).
+        if "NUL (0x00)" not in str(exc):
+            raise
+        raise errors.InvalidField(
+            "the request holds a NUL character (\\x00) in a header, the URL or a field: remove it"
+        ) from exc
 
 
 @contextmanager
@@ -136,6 +158,12 @@ def autocommit(eng: Engine | None = None) -> Iterator[Connection]:
                     raw.autocommit = False  # nothing is open, so the pool's reset-on-return sends nothing
     except DBAPIError as err:
         raise translate(err) from err
+    except ValueError as err:
+        if "NUL (0x00)" not in str(err):
+            raise
+        raise errors.InvalidField(
+            "the request holds a NUL character (\\x00) in a header, the URL or a field: remove it"
+        ) from err
 
 
 def call_json(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Any:

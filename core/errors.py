@@ -7,6 +7,8 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from core.masking import mask_callback_tokens
+
 log = logging.getLogger(__name__)
 
 
@@ -50,10 +52,6 @@ class NotFound(GatewayError):
     http_status, code = 404, "not_found"
 
 
-class IdempotencyConflict(GatewayError):
-    http_status, code = 409, "conflict"
-
-
 class Conflict(GatewayError):
     http_status, code = 409, "conflict"
 
@@ -68,20 +66,8 @@ class RateLimited(GatewayError):
         self.retry_after = max(1, int(retry_after))
 
 
-class PayloadTooLarge(GatewayError):
-    http_status, code = 413, "too_large"
-
-
 class UnsupportedMediaType(GatewayError):
     http_status, code = 415, "unsupported_media_type"
-
-
-class UpstreamError(GatewayError):
-    http_status, code = 502, "upstream_error"
-
-
-class FunctionError(GatewayError):
-    http_status, code = 502, "function_error"
 
 
 class DatabaseUnavailable(GatewayError):
@@ -131,6 +117,6 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         # The single catch-all: log the trace for operators, never show it to the caller.
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, mask_callback_tokens(request.path))
         body = {"status": "500", "message": "Internal error: the gateway logged it; retry later or contact support."}
         return _render(500, body["message"], body)

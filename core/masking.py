@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MASK = "****"
+# A callback URL's last segment is a bearer secret: whoever holds it can post a callback for that payment.
+_CALLBACK_TOKEN = re.compile(r"(/api/v1/callbacks/)[^/?#\s\"'<>\\]+")
 # Keys whose values are secrets wherever they appear (f007/f008 are the MosPay password fields).
 SECRET_KEYS = frozenset(
     {
@@ -42,10 +45,16 @@ def mask_json(value: Any) -> Any:
     return value
 
 
+def mask_callback_tokens(text: str) -> str:
+    """text with every callback URL's token replaced: /api/v1/callbacks/****."""
+    return _CALLBACK_TOKEN.sub(r"\g<1>" + MASK, text) if "/api/v1/callbacks/" in text else text
+
+
 def mask_text(text: str | None, secrets: list[str] | tuple[str, ...] = (), limit: int = 4000) -> str | None:
     """Replace each known secret value in free text (bodies, errors), then truncate."""
     if text is None:
         return None
+    text = mask_callback_tokens(text)
     for secret in secrets:
         if secret and len(secret) >= 3:
             text = text.replace(secret, MASK)

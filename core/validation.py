@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 from core.errors import InvalidField
+from core.names import NAME_HELP, is_name
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 URL_RE = re.compile(r"^https?://[^\s/?#]+(/[^\s]*)?$")
 
@@ -34,11 +34,8 @@ def text_field(data: dict, key: str, *, required: bool = True, max_length: int =
 
 def name_field(data: dict, key: str) -> str:
     value = text_field(data, key) or ""
-    if not NAME_RE.match(value):
-        raise InvalidField(
-            f"{key} must be lowercase letters and digits, starting with a letter, at most 16 "
-            f"characters (it becomes part of PostgreSQL function names)"
-        )
+    if not is_name(value):
+        raise InvalidField(f"{key} must be {NAME_HELP}")
     return value
 
 

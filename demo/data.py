@@ -14,9 +14,10 @@ from sqlalchemy.engine import Connection
 
 from admin import clients, services
 from core import db
+from core.actor import system_actor
 from core.errors import NotFound
 
-ACTOR = {"id": None, "username": "demo-data"}
+ACTOR = system_actor("demo-data")
 CLIENTS = (
     ("demoshop", "Demo Shop Ltd", "ops@demoshop.test"),
     ("demoisp", "Demo Fibre ISP", "noc@demoisp.test"),

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from admin import services
 from billing import catalogue
+from core.actor import system_actor
+from models import Service
 
-SYSTEM = {"id": None, "username": "seed"}
+SYSTEM = system_actor("seed")
 USERNAME_PATTERN = r"[A-Za-z0-9._@-]{1,64}"
 
 DEMO_PLANS = (
@@ -73,7 +75,7 @@ def ensure_isp_services(conn: Connection) -> list[str]:
     """Register `isp` and `router` when they do not exist yet. Returns the names created."""
     created = []
     for spec in isp_services():
-        if not conn.execute(text("SELECT 1 FROM gateway.services WHERE name = :n"), {"n": spec["name"]}).first():
+        if not conn.execute(select(Service.id).where(Service.name == spec["name"])).first():
             services.create_service(conn, spec, SYSTEM)
             created.append(spec["name"])
     return created

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from admin import clients, services
+from core.actor import system_actor
+from demo import isp as seed_isp
+from models import Client, Service
 from simulators.daraja import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 
-SYSTEM = {"id": None, "username": "seed"}
+SYSTEM = system_actor("seed")
 DEMO_APP_ID = "demo"
 
 
@@ -40,13 +43,9 @@ def ensure_services(conn: Connection) -> list[str]:
     """Register the built-in services that do not exist yet. Returns the names created."""
     created = []
     for spec in builtin_services():
-        if not conn.execute(text("SELECT 1 FROM gateway.services WHERE name = :n"), {"n": spec["name"]}).first():
+        if not conn.execute(select(Service.id).where(Service.name == spec["name"])).first():
             services.create_service(conn, spec, SYSTEM)
             created.append(spec["name"])
-    try:
-        from demo import isp as seed_isp
-    except ImportError:
-        return created
     created += seed_isp.ensure_isp_services(conn) or []
     return created
 
@@ -55,7 +54,7 @@ def ensure_demo_client(conn: Connection) -> str:
     """Create the demo merchant once (printing its secrets that one time) and assign every service."""
     cfg = current_app.config
     note = ""
-    if not conn.execute(text("SELECT 1 FROM gateway.clients WHERE app_id = :a"), {"a": DEMO_APP_ID}).first():
+    if not conn.execute(select(Client.id).where(Client.app_id == DEMO_APP_ID)).first():
         made = clients.create_client(
             conn, {"app_id": DEMO_APP_ID, "company_name": "Demo Merchant", "email": "demo@example.com"}, SYSTEM
         )
@@ -91,7 +90,7 @@ def ensure_demo_client(conn: Connection) -> str:
         )
     else:
         note = "  demo merchant   App-ID demo (exists; rotate its credentials in the portal to see a new secret)"
-    for name in conn.execute(text("SELECT name FROM gateway.services ORDER BY id")).scalars().all():
+    for name in conn.execute(select(Service.name).order_by(Service.id)).scalars().all():
         services.assign(conn, DEMO_APP_ID, name, SYSTEM)
     from demo import isp as seed_isp
 

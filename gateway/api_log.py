@@ -4,28 +4,37 @@ its log row; past RATELIMIT_ANONYMOUS the answer becomes 429."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 
 from flask import Flask, Response, current_app, g, jsonify, request
-from sqlalchemy import text
+from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from core import db
 from core.errors import HTTP_MESSAGES
-from core.masking import dump_masked, mask_text
+from core.json_input import fingerprint
+from core.masking import dump_masked, mask_callback_tokens
 from gateway import limits
+from models import ApiLog
 
 log = logging.getLogger(__name__)
 
 
 def _request_body() -> str | None:
-    if not request.content_length:
+    # Only a body that routes.request_body parsed and checked is stored (masked); any other body, such as
+    # text/plain or malformed JSON that may carry f007/f008, is kept as its size and hash, never as text.
+    if "json_body" in g:
+        return dump_masked(g.json_body)
+    try:
+        raw = request.get_data(cache=True)
+    except RequestEntityTooLarge:
+        return json.dumps({"unparsed_body": {"bytes": request.content_length}})
+    if not raw:
         return None
-    data = request.get_json(silent=True)
-    if data is None:
-        return mask_text(request.get_data(as_text=True)[:500], limit=500)
-    return dump_masked(data)
+    return json.dumps(fingerprint(raw), separators=(",", ":"))
 
 
 def _response_body(response: Response) -> str | None:
@@ -43,7 +52,7 @@ def _refused(response: Response) -> Response:
     entry = {
         "app_id": (request.headers.get("App-ID") or request.headers.get("X-App-ID") or "")[:100] or None,
         "method": request.method,
-        "path": request.path[:500],
+        "path": mask_callback_tokens(request.path[:500]),
         "remote_addr": addr,
         "latency_ms": latency,
         "request_body": _request_body(),
@@ -82,21 +91,17 @@ def register(app: Flask) -> None:
         try:
             with db.transaction() as conn:
                 conn.execute(
-                    text(
-                        "INSERT INTO gateway.api_logs (client_id, app_id, method, path, http_status, latency_ms, "
-                        "remote_addr, request_body, response_body) VALUES (:c, :a, :m, :p, :s, :l, :r, :req, :resp)"
-                    ),
-                    {
-                        "c": g.get("client_id"),
-                        "a": g.get("app_id"),
-                        "m": request.method,
-                        "p": request.path[:500],
-                        "s": response.status_code,
-                        "l": int((time.time() - g.get("started_at", time.time())) * 1000),
-                        "r": request.remote_addr,
-                        "req": _request_body(),
-                        "resp": _response_body(response),
-                    },
+                    insert(ApiLog).values(
+                        client_id=g.get("client_id"),
+                        app_id=g.get("app_id"),
+                        method=request.method,
+                        path=mask_callback_tokens(request.path[:500]),
+                        http_status=response.status_code,
+                        latency_ms=int((time.time() - g.get("started_at", time.time())) * 1000),
+                        remote_addr=request.remote_addr,
+                        request_body=_request_body(),
+                        response_body=_response_body(response),
+                    )
                 )
         except (SQLAlchemyError, Exception) as exc:  # noqa: BLE001 - logging must never break the answer
             log.warning("api log not written: %s", type(exc).__name__)

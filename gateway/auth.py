@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import secrets
 import time
 import uuid
@@ -15,7 +16,7 @@ from flask import Request, current_app
 
 from core import db
 from core.crypto import constant_time_equal, keyed_hash
-from core.errors import AuthError, NotAssigned, UnknownRoute
+from core.errors import AuthError, InvalidField, NotAssigned, UnknownRoute
 from gateway import limits, registry
 
 _DUMMY_HASH = keyed_hash("dummy", "dummy")
@@ -37,7 +38,7 @@ def new_api_credentials(app_id: str) -> tuple[str, str]:
 
 
 def hash_api_secret(secret: str) -> str:
-    return keyed_hash(current_app.config["SECRET_KEY"], secret)
+    return keyed_hash(current_app.config["HASH_KEY"], secret)
 
 
 def _basic(request: Request) -> tuple[str, str] | None:
@@ -105,7 +106,7 @@ def issue_token(kind: str, subject: str, version: int, extra: dict | None = None
         "jti": uuid.uuid4().hex,
         **(extra or {}),
     }
-    return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm="HS256"), ttl
+    return jwt.encode(claims, current_app.config["JWT_SECRET_KEY"], algorithm="HS256"), ttl
 
 
 def decode_token(token: str, kind: str) -> dict:
@@ -113,7 +114,7 @@ def decode_token(token: str, kind: str) -> dict:
     try:
         claims = jwt.decode(
             token,
-            current_app.config["SECRET_KEY"],
+            current_app.config["JWT_SECRET_KEY"],
             algorithms=["HS256"],
             issuer=current_app.config["JWT_ISSUER"],
             options={"require": ["exp", "iat", "sub", "typ", "ver"]},
@@ -123,20 +124,43 @@ def decode_token(token: str, kind: str) -> dict:
     except jwt.InvalidTokenError as exc:
         raise AuthError("invalid token: request a new one") from exc
     if claims.get("typ") != kind:
-        raise AuthError(f"this endpoint needs a {kind} token, not a {claims.get('typ')} token")
+        raise AuthError(f"this endpoint needs {_a(kind)} token, not {_a(str(claims.get('typ')))} token")
     return claims
 
 
+def _a(word: str) -> str:
+    """The word with its English indefinite article ("an admin", "a client")."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+BCRYPT_MAX_BYTES = 72  # bcrypt reads no further (and bcrypt ≥ 5 raises rather than truncate)
+
+
+def check_password_length(password: str, field: str = "password") -> None:
+    """Raises InvalidField (400) for a password bcrypt cannot take whole."""
+    if len(password.encode()) > BCRYPT_MAX_BYTES:
+        raise InvalidField(f"{field} must be at most {BCRYPT_MAX_BYTES} bytes in UTF-8 (a bcrypt limit)")
+
+
 def hash_password(password: str) -> str:
-    """bcrypt for human passwords."""
+    """bcrypt for human passwords. Raises InvalidField when the password is over 72 bytes."""
+    check_password_length(password)
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
 
 
-def verify_password(password: str, password_hash: str) -> bool:
+@functools.cache
+def _dummy_password_hash() -> str:
+    # A real hash of the same cost, made once per process: checking an unknown user does the same work.
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """True when password matches; with no hash (unknown user) it still spends one bcrypt check."""
     try:
-        return bcrypt.checkpw(password.encode(), password_hash.encode())
+        ok = bcrypt.checkpw(password.encode(), (password_hash or _dummy_password_hash()).encode())
     except ValueError:
         return False
+    return ok and password_hash is not None
 
 
 def basic_pair(request: Request) -> tuple[str, str] | None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import ipaddress
 
 from flask import current_app
+from sqlalchemy import insert
 
 from core import db
 from core.crypto import keyed_hash
 from core.masking import mask_json
+from models import Callback
 
 
 def source_allowed(ip: str | None) -> bool:
@@ -34,7 +36,7 @@ def handle(token: str, body: object, source_ip: str | None) -> dict:
             conn,
             "SELECT gateway.apply_callback(:h, CAST(:b AS json), :ip, CAST(:ctx AS jsonb))",
             {
-                "h": keyed_hash(current_app.config["SECRET_KEY"], token),
+                "h": keyed_hash(current_app.config["HASH_KEY"], token),
                 "b": db.as_json(mask_json(body)),
                 "ip": source_ip,
                 "ctx": db.as_json(ctx),
@@ -43,9 +45,8 @@ def handle(token: str, body: object, source_ip: str | None) -> dict:
 
 
 def record_refused(body: object, source_ip: str | None, detail: str) -> None:
+    """Keep a refused callback (masked) for the on-call engineer; it touches no transaction."""
     with db.transaction() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO gateway.callbacks (transaction_id, source_ip, body, outcome, detail) "
-            "VALUES (NULL, %s, %s::jsonb, 'refused', %s)",
-            (source_ip, db.as_json(mask_json(body)), detail),
+        conn.execute(
+            insert(Callback).values(source_ip=source_ip, body=mask_json(body), outcome="refused", detail=detail)
         )

@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import Float, cast, func, select
 from sqlalchemy.engine import Connection
 
 from adapters import ServiceCall, ServiceReply
 from adapters.http import ALLOWED_METHODS, ServiceUrlError, resolve_url
-from core.crypto import SecretBox
+from core.crypto import app_secret_box
 from gateway import service_secrets
+from models import Assignment, ProviderCredential, Service
 
 # Where injected credentials go in the payload, by the provider a call spec names in `servicecredentials`.
 CREDENTIAL_SLOTS = {"mpesa": "credentials", "router": "router"}
@@ -44,20 +45,22 @@ class Dispatched:
 
 def service_target(conn: Connection, client_id: int, service_name: str) -> ServiceTarget | None:
     """The named service as assigned (and active) for this client, with the client's encrypted credentials."""
-    row = (
-        conn.execute(
-            text(
-                "SELECT s.name, s.base_url, s.timeout_s::float AS timeout_s, "
-                "(SELECT json_object_agg(pc.provider, pc.data_enc) FROM gateway.provider_credentials pc "
-                " WHERE pc.client_id = :c) AS creds "
-                "FROM gateway.services s JOIN gateway.assignments a ON a.service_id = s.id "
-                "WHERE a.client_id = :c AND a.active AND s.name = :n"
-            ),
-            {"c": client_id, "n": service_name},
-        )
-        .mappings()
-        .first()
+    credentials = (
+        select(func.json_object_agg(ProviderCredential.provider, ProviderCredential.data_enc))
+        .where(ProviderCredential.client_id == client_id)
+        .scalar_subquery()
     )
+    query = (
+        select(
+            Service.name,
+            Service.base_url,
+            cast(Service.timeout_s, Float).label("timeout_s"),
+            credentials.label("creds"),
+        )
+        .join(Assignment, Assignment.service_id == Service.id)
+        .where(Assignment.client_id == client_id, Assignment.active, Service.name == service_name)
+    )
+    row = conn.execute(query).mappings().first()
     if row is None:
         return None
     return ServiceTarget(row["name"], row["base_url"], row["timeout_s"], row["creds"] or {}, client_id)
@@ -119,7 +122,7 @@ def prepare_call(
         encrypted = target.provider_credentials.get(provider)
         if not encrypted:
             return _refusal(f"no {provider} credentials are set for this client; an admin must add them")
-        creds = json.loads(SecretBox(current_app.config["ENCRYPTION_KEY"]).decrypt(encrypted))
+        creds = json.loads(app_secret_box().decrypt(encrypted))
         payload = {**payload, CREDENTIAL_SLOTS[provider]: creds}
         all_secrets += [str(v) for v in creds.values() if isinstance(v, str) and len(v) >= 4]
     refs = spec.get("servicesecrets")

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from core import amounts
 from core.errors import InvalidField
+from core.names import NAME_MAX_LENGTH, is_name
 
 FIELD_NAMES = tuple(f"f{i:03d}" for i in range(11))
 ALWAYS_REQUIRED = ("f000", "f002", "f003", "f010")
 SECRET_FIELDS = ("f007", "f008")
-NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 F010_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-AMOUNT_RE = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
 MAX_FIELD_LENGTH = 1024
 
 
@@ -56,8 +56,11 @@ def route_names(values: dict[str, str]) -> tuple[str, str]:
     for key, label in (("f000", "service name"), ("f002", "route")):
         if not values.get(key):
             raise InvalidField(f"{key} ({label}) is required")
-        if not NAME_RE.match(values[key].lower()):
-            raise InvalidField(f"{key} ({label}) must be letters and digits, starting with a letter, at most 16")
+        if not is_name(values[key].lower()):
+            raise InvalidField(
+                f"{key} ({label}) must be letters and digits, starting with a letter, "
+                f"at most {NAME_MAX_LENGTH} characters"
+            )
     return values["f000"].lower(), values["f002"].lower()
 
 
@@ -78,15 +81,7 @@ def normalise_msisdn(raw: str) -> str:
 
 
 def parse_amount(raw: str) -> Decimal:
-    if not AMOUNT_RE.match(raw):
-        raise InvalidField('f004 must be a positive amount with at most 2 decimal places, e.g. "100" or "99.50"')
-    try:
-        amount = Decimal(raw)
-    except InvalidOperation as exc:  # pragma: no cover - the regex already guarantees a number
-        raise InvalidField("f004 must be a number") from exc
-    if amount <= 0:
-        raise InvalidField("f004 must be greater than zero")
-    return amount
+    return amounts.parse_amount(raw, "f004")
 
 
 def validate(values: dict[str, str], rules: list[dict], app_id: str) -> PaymentFields:

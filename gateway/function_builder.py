@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg2 import sql
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from core import errors
+from core.names import NAME_HELP, is_name
+from models import FunctionVersion
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "sql" / "templates"
 FN_SCHEMA = "clientfn"
 ABIS = ("request", "response", "callback")
-NAME_PART = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class FunctionNames:
 def function_names(app_id: str, service: str, route: str) -> FunctionNames:
     """The MosPay names for one (client, service, route); parts are validated, never taken raw from input."""
     for part in (app_id, service, route):
-        if not NAME_PART.match(part):
-            raise errors.InvalidField(f"name part {part!r} must match [a-z][a-z0-9]* and be at most 16 characters")
+        if not is_name(part):
+            raise errors.InvalidField(f"name part {part!r} must be {NAME_HELP}")
     base = f"{app_id}_{service}_{route}"
     return FunctionNames(request=base, response=f"response_{base}", callback=f"callback_{base}")
 
@@ -92,7 +92,21 @@ def _latest_version(conn: Connection, fn_name: str) -> tuple[int, str | None, st
     return (row[0], row[1], row[2]) if row else (0, None, None)
 
 
-def record_version(conn: Connection, registry_id: int, fn_name: str, source: str, origin: str, author: str) -> int:
+def mark_origin(conn: Connection, origin: str) -> None:
+    """Tell the history event trigger (sql/gateway/70_history.sql) that this transaction's DDL on client functions
+    is the gateway's own and records itself; transaction-local, so it is safe behind PgBouncer."""
+    conn.execute(text("SELECT set_config('mospay.fn_origin', :o, true)"), {"o": origin})
+
+
+def record_version(
+    conn: Connection,
+    registry_id: int,
+    fn_name: str,
+    source: str,
+    origin: str,
+    author: str,
+    reason: str | None = None,
+) -> int:
     """Store a version row with a unified diff against the previous one. Returns the version number."""
     version, _, previous = _latest_version(conn, fn_name)
     diff = "".join(
@@ -106,7 +120,7 @@ def record_version(conn: Connection, registry_id: int, fn_name: str, source: str
     conn.execute(
         text(
             "INSERT INTO gateway.function_versions (registry_id, fn_name, version, source, source_md5, origin, "
-            "author, diff) VALUES (:r, :n, :v, :s, :m, :o, :a, :d)"
+            "author, reason, diff) VALUES (:r, :n, :v, :s, :m, :o, :a, :reason, :d)"
         ),
         {
             "r": registry_id,
@@ -116,6 +130,7 @@ def record_version(conn: Connection, registry_id: int, fn_name: str, source: str
             "m": _md5(source),
             "o": origin,
             "a": author,
+            "reason": reason,
             "d": diff or None,
         },
     )
@@ -123,10 +138,20 @@ def record_version(conn: Connection, registry_id: int, fn_name: str, source: str
 
 
 def was_edited(conn: Connection, fn_name: str) -> bool:
-    """True when the live function differs from the last version we recorded (a DBA changed it in psql)."""
+    """True when the live function differs from the last version we recorded (an edit the history event
+    trigger could not see, e.g. on a cluster where the gateway's role is not a superuser)."""
     live = current_source(conn, fn_name)
     _, md5, _ = _latest_version(conn, fn_name)
     return live is not None and md5 is not None and _md5(live) != md5
+
+
+def is_dba_version(conn: Connection, fn_name: str) -> bool:
+    """True when the latest version came from a person (psql, API, portal, rollback, import), not the templates."""
+    origin = conn.execute(
+        text("SELECT origin FROM gateway.function_versions WHERE fn_name = :n ORDER BY version DESC LIMIT 1"),
+        {"n": fn_name},
+    ).scalar()
+    return origin not in (None, "generated")
 
 
 def generate(conn: Connection, registry_id: int, author: str, *, force: bool = False) -> dict[str, str]:
@@ -146,14 +171,15 @@ def generate(conn: Connection, registry_id: int, author: str, *, force: bool = F
     ).one()
     report: dict[str, str] = {}
     any_edit = False
+    mark_origin(conn, "generated")
     for abi, fn_name in (("request", reg.request_fn), ("response", reg.response_fn), ("callback", reg.callback_fn)):
         live = current_source(conn, fn_name)
         if live is not None and was_edited(conn, fn_name):
-            record_version(conn, registry_id, fn_name, live, "dba_edit", "dba (detected)")
-            if not force:
-                report[fn_name] = "kept_edit"
-                any_edit = True
-                continue
+            record_version(conn, registry_id, fn_name, live, "psql", "unknown (found at regeneration)")
+        if live is not None and not force and is_dba_version(conn, fn_name):
+            report[fn_name] = "kept_edit"
+            any_edit = True
+            continue
         conn.exec_driver_sql(
             render(conn, reg.kind, reg.app_id, reg.service, reg.route, abi, fn_name).replace("%", "%%")
         )
@@ -166,6 +192,7 @@ def generate(conn: Connection, registry_id: int, author: str, *, force: bool = F
             continue
         record_version(conn, registry_id, fn_name, new_source, "generated", author)
         report[fn_name] = "created" if live is None else "updated"
+    mark_origin(conn, "")
     conn.execute(
         text("UPDATE gateway.function_registry SET state = :s, updated_at = now() WHERE id = :id"),
         {"s": "edited" if any_edit else "generated", "id": registry_id},
@@ -185,3 +212,14 @@ def revoke_statement(fn_name: str, abi: str) -> sql.Composed:
     return sql.SQL("REVOKE ALL ON FUNCTION {}" + _SIGNATURES[abi] + " FROM PUBLIC").format(
         sql.Identifier(FN_SCHEMA, fn_name)
     )
+
+
+def versions(conn: Connection, registry_id: int) -> list[dict]:
+    """Every stored version of a registry row's functions, newest first per function (without the sources)."""
+    v = FunctionVersion
+    query = (
+        select(v.fn_name, v.version, v.origin, v.author, v.created_at)
+        .where(v.registry_id == registry_id)
+        .order_by(v.fn_name, v.version.desc())
+    )
+    return [dict(r) for r in conn.execute(query).mappings()]

@@ -1,6 +1,9 @@
-"""The OpenAPI 3 document of the client API (served at /api/v1/openapi.json)."""
+"""The OpenAPI 3 document of the client and admin APIs (served at /api/v1/openapi.json)."""
 
 from __future__ import annotations
+
+from gateway import openapi_admin
+from gateway.fields import MAX_FIELD_LENGTH
 
 F_FIELDS = {
     "f000": "service name (e.g. mpesa)",
@@ -13,14 +16,34 @@ F_FIELDS = {
     "f007": "encrypted password (never stored)",
     "f008": "password (never stored)",
     "f009": "device id",
-    "f010": "your unique id for this request (idempotency key, 1–64 chars)",
+    "f010": "your unique id for this request (idempotency key, 1–64 of A-Za-z0-9._:-)",
 }
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
 
+DESCRIPTIONS = {
+    400: "bad input: the message names the field and the fix",
+    401: "missing, wrong or revoked credentials or token",
+    402: "payment declined by the payer (cancelled, wrong PIN, too little balance, no answer)",
+    403: "client inactive, service not assigned or inactive",
+    404: "unknown service, route, transaction or callback token",
+    405: "method not allowed",
+    409: "f010 reused with another payload, still in progress, or a prompt already open",
+    413: "body over 64 KiB",
+    415: "body not application/json",
+    429: "rate limited (Retry-After says when to retry)",
+    500: "internal error (logged)",
+    502: "microservice or client function failed",
+    503: "database unavailable or M-Pesa busy",
+    504: "microservice or database timed out",
+}
+
+
 def _errors(*codes: int) -> dict:
-    return {str(c): {"description": "error", "content": {"application/json": {"schema": _ERROR}}} for c in codes}
+    return {
+        str(c): {"description": DESCRIPTIONS[c], "content": {"application/json": {"schema": _ERROR}}} for c in codes
+    }
 
 
 def document() -> dict:
@@ -28,7 +51,9 @@ def document() -> dict:
         "type": "object",
         "additionalProperties": False,
         "required": ["f000", "f002", "f003", "f010"],
-        "properties": {k: {"type": "string", "description": d} for k, d in F_FIELDS.items()},
+        "properties": {
+            k: {"type": "string", "maxLength": MAX_FIELD_LENGTH, "description": d} for k, d in F_FIELDS.items()
+        },
     }
     security = [{"basicAppId": [], "appId": []}, {"bearer": []}]
     return {
@@ -36,7 +61,7 @@ def document() -> dict:
         "info": {
             "title": "MosPay-style payment gateway",
             "version": "1.0.0",
-            "description": "Client API. Every error is {status, message} with the same HTTP status.",
+            "description": "Client and admin APIs. Every error is {status, message} with the same HTTP status.",
         },
         "servers": [{"url": "/"}],
         "components": {
@@ -44,6 +69,7 @@ def document() -> dict:
                 "basicAppId": {"type": "http", "scheme": "basic", "description": "api_username:api_secret"},
                 "appId": {"type": "apiKey", "in": "header", "name": "App-ID"},
                 "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                **openapi_admin.SECURITY_SCHEMES,
             },
             "schemas": {
                 "Error": {
@@ -119,7 +145,7 @@ def document() -> dict:
                             "description": "accepted, awaiting callback (PENDING)",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Result"}}},
                         },
-                        **_errors(400, 401, 403, 404, 409, 413, 415, 429, 502, 503, 504),
+                        **_errors(400, 401, 402, 403, 404, 405, 409, 413, 415, 429, 500, 502, 503, 504),
                     },
                 }
             },
@@ -136,7 +162,7 @@ def document() -> dict:
                             "description": "transaction",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transaction"}}},
                         },
-                        **_errors(400, 401, 404),
+                        **_errors(400, 401, 403, 404, 413, 415, 429, 503),
                     },
                 }
             },
@@ -150,7 +176,7 @@ def document() -> dict:
                             "description": "transaction",
                             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Transaction"}}},
                         },
-                        **_errors(401, 404),
+                        **_errors(401, 403, 404, 429, 503),
                     },
                 }
             },
@@ -170,5 +196,6 @@ def document() -> dict:
                     "responses": {"200": {"description": "up"}, "503": {"description": "down"}},
                 }
             },
+            **openapi_admin.paths(),
         },
     }

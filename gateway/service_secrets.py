@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import text
 
 from core import db
-from core.crypto import SecretBox
+from core.crypto import app_secret_box
 
 # servicesecrets: payload key → reference. Only these keys, only these references.
 SECRET_KEYS = ("password",)
@@ -35,7 +34,7 @@ def subscriber_password(client_id: int, subscriber_id: int) -> str:
     if enc is None:
         raise SecretReferenceError(f"servicesecrets: subscriber {subscriber_id} is not a subscriber of this client")
     try:
-        return SecretBox(current_app.config["ENCRYPTION_KEY"]).decrypt(enc)
+        return app_secret_box().decrypt(enc)
     except ValueError as exc:
         raise SecretReferenceError(
             f"servicesecrets: the password of subscriber {subscriber_id} cannot be "

@@ -4,12 +4,31 @@ transactions; the recent lists read the newest rows through the created_at index
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Select, Text, cast, func, select
 from sqlalchemy.engine import Connection
 
+from models import ApiLog, Client, Service, Transaction, TransactionStatsHourly
+
 SETTLED = ("completed", "failed", "timed_out")
+IN_FLIGHT = ("received", "dispatched", "pending")
+S = TransactionStatsHourly
+WEEK = timedelta(days=6)  # today and the 6 days before
+
+
+def _today():
+    return func.date_trunc("day", func.now())
+
+
+def _since_week():
+    return S.hour >= _today() - WEEK
+
+
+def _sum(column, *conditions):
+    total = func.sum(column)
+    return func.coalesce(total.filter(*conditions) if conditions else total, 0)
 
 
 def _rate(completed: int, settled: int) -> float | None:
@@ -19,20 +38,19 @@ def _rate(completed: int, settled: int) -> float | None:
 def totals(conn: Connection) -> dict:
     """Count, revenue and success rate for today and for the last 7 days (today and the 6 days before).
     Success rate = completed ÷ settled (completed + failed + timed out): pending work is not a failure yet."""
-    rows = (
-        conn.execute(
-            text(
-                "SELECT state, "
-                "coalesce(sum(txn_count) FILTER (WHERE hour >= date_trunc('day', now())), 0) AS today, "
-                "coalesce(sum(amount_sum) FILTER (WHERE hour >= date_trunc('day', now())), 0) AS today_amount, "
-                "sum(txn_count) AS week, sum(amount_sum) AS week_amount "
-                "FROM gateway.transaction_stats_hourly WHERE hour >= date_trunc('day', now()) - interval '6 days' "
-                "GROUP BY state"
-            )
+    today = S.hour >= _today()
+    query = (
+        select(
+            S.state,
+            _sum(S.txn_count, today).label("today"),
+            _sum(S.amount_sum, today).label("today_amount"),
+            _sum(S.txn_count).label("week"),
+            _sum(S.amount_sum).label("week_amount"),
         )
-        .mappings()
-        .all()
+        .where(_since_week())
+        .group_by(S.state)
     )
+    rows = conn.execute(query).mappings().all()
     out = {}
     for period, amount_key in (("today", "today_amount"), ("week", "week_amount")):
         by_state = {r["state"]: int(r[period]) for r in rows}
@@ -52,91 +70,80 @@ def totals(conn: Connection) -> dict:
 
 def status_breakdown(conn: Connection) -> list[dict]:
     """Transactions per state over the last 7 days."""
-    rows = (
-        conn.execute(
-            text(
-                "SELECT state, sum(txn_count)::bigint AS n FROM gateway.transaction_stats_hourly "
-                "WHERE hour >= date_trunc('day', now()) - interval '6 days' GROUP BY state HAVING sum(txn_count) > 0 "
-                "ORDER BY n DESC"
-            )
-        )
-        .mappings()
-        .all()
-    )
+    n = cast(func.sum(S.txn_count), BigInteger).label("n")
+    query = select(S.state, n).where(_since_week()).group_by(S.state).having(func.sum(S.txn_count) > 0)
+    rows = conn.execute(query.order_by(n.desc())).mappings().all()
     return [dict(r) for r in rows]
 
 
 def revenue_by_client(conn: Connection, limit: int = 10) -> list[dict]:
     """Completed amount and count per client over the last 7 days, largest first."""
-    rows = (
-        conn.execute(
-            text(
-                "SELECT c.app_id, c.company_name, s.revenue, s.n FROM ("
-                " SELECT client_id, sum(amount_sum) AS revenue, sum(txn_count)::bigint AS n "
-                " FROM gateway.transaction_stats_hourly "
-                " WHERE state = 'completed' AND hour >= date_trunc('day', now()) - interval '6 days' "
-                " GROUP BY client_id HAVING sum(txn_count) > 0) s "
-                "JOIN gateway.clients c ON c.id = s.client_id ORDER BY s.revenue DESC, c.app_id LIMIT :limit"
-            ),
-            {"limit": limit},
+    per_client = (
+        select(
+            S.client_id,
+            func.sum(S.amount_sum).label("revenue"),
+            cast(func.sum(S.txn_count), BigInteger).label("n"),
         )
-        .mappings()
-        .all()
+        .where(S.state == "completed", _since_week())
+        .group_by(S.client_id)
+        .having(func.sum(S.txn_count) > 0)
+        .subquery()
     )
+    query = (
+        select(Client.app_id, Client.company_name, per_client.c.revenue, per_client.c.n)
+        .join(per_client, per_client.c.client_id == Client.id)
+        .order_by(per_client.c.revenue.desc(), Client.app_id)
+        .limit(limit)
+    )
+    rows = conn.execute(query).mappings().all()
     return [dict(r) for r in rows]
 
 
 def per_hour(conn: Connection, hours: int = 24) -> list[dict]:
     """The last `hours` hours, oldest first, each with completed / failed / other counts (zeros included)."""
-    rows = (
-        conn.execute(
-            text(
-                "WITH h AS (SELECT generate_series(date_trunc('hour', now()) - make_interval(hours => :hours - 1), "
-                "date_trunc('hour', now()), interval '1 hour') AS hour) "
-                "SELECT to_char(h.hour, 'HH24:00') AS label, "
-                "coalesce(sum(s.txn_count) FILTER (WHERE s.state = 'completed'), 0)::bigint AS completed, "
-                "coalesce(sum(s.txn_count) FILTER (WHERE s.state IN ('failed', 'timed_out')), 0)::bigint AS failed, "
-                "coalesce(sum(s.txn_count) FILTER (WHERE s.state IN ('received', 'dispatched', 'pending')), 0)::bigint "
-                "AS in_flight "
-                "FROM h LEFT JOIN gateway.transaction_stats_hourly s ON s.hour = h.hour "
-                "GROUP BY h.hour ORDER BY h.hour"
-            ),
-            {"hours": hours},
+    now_hour = func.date_trunc("hour", func.now())
+    hours_ = func.generate_series(now_hour - timedelta(hours=hours - 1), now_hour, timedelta(hours=1))
+    h = hours_.table_valued("hour").render_derived(name="h")
+
+    def count(states: tuple[str, ...]):
+        return cast(_sum(S.txn_count, S.state.in_(states)), BigInteger)
+
+    query = (
+        select(
+            func.to_char(h.c.hour, "HH24:00").label("label"),
+            count(("completed",)).label("completed"),
+            count(("failed", "timed_out")).label("failed"),
+            count(IN_FLIGHT).label("in_flight"),
         )
-        .mappings()
-        .all()
+        .select_from(h.outerjoin(S, S.hour == h.c.hour))
+        .group_by(h.c.hour)
+        .order_by(h.c.hour)
     )
+    rows = conn.execute(query).mappings().all()
     return [dict(r) for r in rows]
 
 
+def _newest(*columns) -> Select:
+    """The dashboard's transaction lists: id, client, f010, status and amount, plus `columns`."""
+    transaction_id = cast(Transaction.public_id, Text).label("transaction_id")
+    summary = (transaction_id, Client.app_id, Transaction.f010, Transaction.state.label("status"), Transaction.amount)
+    return select(*summary, *columns).join(Client, Client.id == Transaction.client_id)
+
+
 def recent_transactions(conn: Connection, limit: int = 10) -> list[dict]:
-    rows = (
-        conn.execute(
-            text(
-                "SELECT t.public_id::text AS transaction_id, c.app_id, t.service, t.route, t.f010, t.state AS status, "
-                "t.amount, t.created_at FROM gateway.transactions t JOIN gateway.clients c ON c.id = t.client_id "
-                "ORDER BY t.created_at DESC LIMIT :limit"
-            ),
-            {"limit": limit},
-        )
-        .mappings()
-        .all()
+    query = (
+        _newest(Transaction.service, Transaction.route, Transaction.created_at)
+        .order_by(Transaction.created_at.desc())
+        .limit(limit)
     )
+    rows = conn.execute(query).mappings().all()
     return [dict(r) for r in rows]
 
 
 def recent_api_calls(conn: Connection, limit: int = 10) -> list[dict]:
-    rows = (
-        conn.execute(
-            text(
-                "SELECT id, app_id, method, path, http_status, latency_ms, created_at FROM gateway.api_logs "
-                "ORDER BY created_at DESC LIMIT :limit"
-            ),
-            {"limit": limit},
-        )
-        .mappings()
-        .all()
-    )
+    columns = (ApiLog.id, ApiLog.app_id, ApiLog.method, ApiLog.path, ApiLog.http_status, ApiLog.latency_ms)
+    query = select(*columns, ApiLog.created_at).order_by(ApiLog.created_at.desc()).limit(limit)
+    rows = conn.execute(query).mappings().all()
     return [dict(r) for r in rows]
 
 
@@ -158,33 +165,26 @@ def review_reasons(flags: dict | None) -> list[str]:
 
 def needs_review(conn: Connection, limit: int = 10) -> list[dict]:
     """Newest transactions flagged needs_review (partial index transactions_needs_review)."""
-    rows = (
-        conn.execute(
-            text(
-                "SELECT t.public_id::text AS transaction_id, c.app_id, t.f010, t.state AS status, t.amount, "
-                "t.flags, t.updated_at FROM gateway.transactions t JOIN gateway.clients c ON c.id = t.client_id "
-                "WHERE t.flags ? 'needs_review' ORDER BY t.updated_at DESC LIMIT :limit"
-            ),
-            {"limit": limit},
-        )
-        .mappings()
-        .all()
+    query = (
+        _newest(Transaction.flags, Transaction.updated_at)
+        .where(Transaction.flags.has_key("needs_review"))  # the partial index transactions_needs_review
+        .order_by(Transaction.updated_at.desc())
+        .limit(limit)
     )
+    rows = conn.execute(query).mappings().all()
     return [{**dict(r), "reasons": review_reasons(r["flags"])} for r in rows]
 
 
 def catalogue_counts(conn: Connection) -> dict:
-    row = (
-        conn.execute(
-            text(
-                "SELECT (SELECT count(*) FROM gateway.clients WHERE status = 'active') AS active_clients, "
-                "(SELECT count(*) FROM gateway.clients) AS clients, "
-                "(SELECT count(*) FROM gateway.services WHERE active) AS services"
-            )
-        )
-        .mappings()
-        .one()
+    def count(table, *where):
+        return select(func.count()).select_from(table).where(*where).scalar_subquery()
+
+    query = select(
+        count(Client, Client.status == "active").label("active_clients"),
+        count(Client).label("clients"),
+        count(Service, Service.active).label("services"),
     )
+    row = conn.execute(query).mappings().one()
     return dict(row)
 
 

@@ -3,21 +3,20 @@ public part, assigned services grouped with their functions, and which clients u
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from admin import clients, services
+from models import Assignment, Client, ClientCredential, Service
 
 
 def active_credential(conn: Connection, client_id: int) -> dict | None:
     """api_username, the last 4 characters of the secret (to tell keys apart) and when it was issued."""
     row = (
         conn.execute(
-            text(
-                "SELECT api_username, secret_hint, created_at FROM gateway.client_credentials "
-                "WHERE client_id = :c AND active"
-            ),
-            {"c": client_id},
+            select(ClientCredential.api_username, ClientCredential.secret_hint, ClientCredential.created_at).where(
+                ClientCredential.client_id == client_id, ClientCredential.active
+            )
         )
         .mappings()
         .first()
@@ -42,7 +41,7 @@ def client_page(conn: Connection, app_id: str) -> dict:
     client = clients.get_client(conn, app_id)
     assigned = assigned_services(conn, app_id)
     taken = {a["service"] for a in assigned}
-    names = conn.execute(text("SELECT name, display_name FROM gateway.services WHERE active ORDER BY name")).all()
+    names = conn.execute(select(Service.name, Service.display_name).where(Service.active).order_by(Service.name)).all()
     return {
         "client": client,
         "credential": active_credential(conn, client["id"]),
@@ -56,11 +55,10 @@ def service_clients(conn: Connection, service_id: int) -> list[dict]:
     """Clients a service is assigned to, with the assignment's state."""
     rows = (
         conn.execute(
-            text(
-                "SELECT c.app_id, c.company_name, c.status, a.active, a.created_at FROM gateway.assignments a "
-                "JOIN gateway.clients c ON c.id = a.client_id WHERE a.service_id = :s ORDER BY c.app_id"
-            ),
-            {"s": service_id},
+            select(Client.app_id, Client.company_name, Client.status, Assignment.active, Assignment.created_at)
+            .join(Client, Client.id == Assignment.client_id)
+            .where(Assignment.service_id == service_id)
+            .order_by(Client.app_id)
         )
         .mappings()
         .all()
@@ -70,10 +68,8 @@ def service_clients(conn: Connection, service_id: int) -> list[dict]:
 
 def client_choices(conn: Connection, limit: int = 500) -> list[str]:
     """app_ids for a picker's suggestions (typing any other app_id still works)."""
-    return list(
-        conn.execute(text("SELECT app_id FROM gateway.clients ORDER BY app_id LIMIT :l"), {"l": limit}).scalars()
-    )
+    return list(conn.execute(select(Client.app_id).order_by(Client.app_id).limit(limit)).scalars())
 
 
 def service_choices(conn: Connection) -> list[str]:
-    return list(conn.execute(text("SELECT name FROM gateway.services ORDER BY name")).scalars())
+    return list(conn.execute(select(Service.name).order_by(Service.name)).scalars())

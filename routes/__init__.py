@@ -6,12 +6,21 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from routes import api_admin, api_auth, api_billing, api_callbacks, api_docs, api_payments, health
+    from routes import (
+        api_admin,
+        api_auth,
+        api_billing,
+        api_callbacks,
+        api_docs,
+        api_functions,
+        api_payments,
+        api_usage,
+        health,
+    )
+    from routes.portal import register as register_portal
 
-    for module in (health, api_auth, api_payments, api_callbacks, api_admin, api_billing, api_docs):
+    for module in (
+        health, api_auth, api_payments, api_callbacks, api_admin, api_functions, api_billing, api_usage, api_docs
+    ):  # fmt: skip
         app.register_blueprint(module.bp)
-    try:
-        from routes.portal import register as register_portal
-    except ImportError:  # the portal is optional in API-only deployments
-        return
     register_portal(app)

@@ -7,9 +7,9 @@ from functools import wraps
 
 from flask import Blueprint, g, jsonify, request
 
-from admin import clients, services, users
+from admin import clients, services, sign_in, users
 from core import db
-from core.errors import AuthError, NotAssigned
+from core.errors import AuthError, InvalidField, NotAssigned
 from gateway import auth
 from reports import transactions
 from routes.request_body import json_body
@@ -42,14 +42,26 @@ def admin_required(write: bool = True) -> Callable:
     return decorator
 
 
-@bp.post("/auth/token")
-def token():
-    """Basic admin username:password → admin Bearer token."""
+def _basic_pair() -> tuple[str, str]:
     pair = auth.basic_pair(request)
     if not pair:
         raise AuthError("send Authorization: Basic base64(username:password)")
-    with db.transaction() as conn:
-        user = users.authenticate(conn, *pair)
+    return pair
+
+
+def _optional_body() -> dict:
+    # The token request may have no body at all (no two-factor); when present it must be a JSON object.
+    body = json_body(allow_empty=True)
+    if not isinstance(body, dict):
+        raise InvalidField('the body must be a JSON object, e.g. {"otp": "123456"}')
+    return body
+
+
+@bp.post("/auth/token")
+def token():
+    """Basic admin username:password (+ {"otp"} with two-factor) → admin Bearer token."""
+    pair = _basic_pair()
+    user = sign_in.token_user(*pair, _optional_body().get("otp"))
     value, ttl = auth.issue_token("admin", str(user["id"]), user["token_version"], {"role": user["role"]})
     return jsonify(
         {
@@ -61,6 +73,14 @@ def token():
             "role": user["role"],
         }
     )
+
+
+@bp.post("/account/password")
+def change_password():
+    """Basic with the current password; {"current_password", "new_password"} (+ "otp") → password changed."""
+    pair = _basic_pair()
+    sign_in.change_password(*pair, _optional_body())
+    return jsonify({"status": "200", "message": "password changed; request a new token with it"})
 
 
 @bp.post("/services")

@@ -10,6 +10,7 @@ from flask import Blueprint, g, jsonify, request
 from billing import catalogue, jobs
 from core import db
 from routes.api_admin import admin_required
+from routes.query_args import int_arg
 from routes.request_body import json_body
 
 bp = Blueprint("api_billing", __name__, url_prefix="/api/v1/admin/clients")
@@ -49,8 +50,7 @@ def list_subscribers(app_id: str):
 @admin_required(write=False)
 def list_subscriptions(app_id: str):
     """Paid periods, newest first; ?username=&status=active|expired&page=&per_page=."""
-    page = request.args.get("page", 1, type=int) or 1
-    per_page = request.args.get("per_page", 50, type=int) or 50
+    page, per_page = int_arg("page", 1), int_arg("per_page", 50, high=200)
     with db.transaction() as conn:
         return jsonify(catalogue.list_subscriptions(conn, app_id, request.args.to_dict(), page, per_page))
 

@@ -30,6 +30,7 @@ from admin import clients, users  # noqa: E402
 from app import create_app  # noqa: E402
 from core import db  # noqa: E402
 from core import schema as schema_setup  # noqa: E402
+from core.actor import system_actor  # noqa: E402
 from core.errors import NotFound  # noqa: E402
 from demo import data as demo_data  # noqa: E402
 
@@ -65,7 +66,7 @@ def _small_client(conn) -> None:
         clients.create_client(
             conn,
             {"app_id": SMALL_CLIENT, "company_name": "Small shop", "email": "s@bench.test"},
-            {"id": None, "username": "bench"},
+            system_actor("bench"),
         )
     conn.execute(
         text(
@@ -83,7 +84,7 @@ def _small_client(conn) -> None:
 def _signed_in_client(app):
     username, password = f"bench{int(time.time())}", "benchmark password"
     with app.app_context(), db.transaction() as conn:
-        users.create_user(conn, username, password, "admin", {"id": None, "username": "bench"})
+        users.create_user(conn, username, password, "admin", system_actor("bench"))
     client = app.test_client()
     token = CSRF_RE.search(client.get("/portal/login").get_data(as_text=True)).group(1)
     response = client.post("/portal/login", data={"csrf_token": token, "username": username, "password": password})

@@ -21,17 +21,20 @@ NM=node_modules
 mkdir -p static
 BUILD=$(mktemp -d "static/.vendor.XXXXXX")
 trap 'rm -rf "$BUILD"' EXIT
-mkdir -p "$BUILD"/{sb-admin-2/css,sb-admin-2/js,jquery,jquery-easing,bootstrap/js,chart.js,fontawesome-free/css}
+mkdir -p "$BUILD"/{sb-admin-2/css,sb-admin-2/js,jquery,jquery-easing,bootstrap/js,chart.js,fontawesome-free/css,codemirror/mode/sql}
 cp "$NM/startbootstrap-sb-admin-2/css/sb-admin-2.min.css" "$BUILD/sb-admin-2/css/"
 cp "$NM/startbootstrap-sb-admin-2/js/sb-admin-2.min.js" "$BUILD/sb-admin-2/js/"
 cp "$NM/jquery/dist/jquery.min.js" "$BUILD/jquery/"
 cp "$NM/jquery.easing/jquery.easing.min.js" "$BUILD/jquery-easing/"
 cp "$NM/bootstrap/dist/js/bootstrap.bundle.min.js" "$BUILD/bootstrap/js/"
 cp "$NM/chart.js/dist/Chart.min.js" "$NM/chart.js/dist/Chart.min.css" "$BUILD/chart.js/"
+# CodeMirror 5 for the function editor: plain script files, no bundler needed.
+cp "$NM/codemirror/lib/codemirror.js" "$NM/codemirror/lib/codemirror.css" "$BUILD/codemirror/"
+cp "$NM/codemirror/mode/sql/sql.js" "$BUILD/codemirror/mode/sql/"
 cp "$NM/@fortawesome/fontawesome-free/css/all.min.css" "$BUILD/fontawesome-free/css/"
 cp -r "$NM/@fortawesome/fontawesome-free/webfonts" "$BUILD/fontawesome-free/"
 for license in startbootstrap-sb-admin-2/LICENSE bootstrap/LICENSE jquery/LICENSE.txt chart.js/LICENSE.md \
-               @fortawesome/fontawesome-free/LICENSE.txt; do
+               @fortawesome/fontawesome-free/LICENSE.txt codemirror/LICENSE; do
     [[ -f "$NM/$license" ]] && cp "$NM/$license" "$BUILD/LICENSE-$(echo "${license%%/*}" | tr -d @)" || true
 done
 echo "$WANT" > "$BUILD/.package-lock.sha256"

@@ -4,14 +4,16 @@ the simulators and the worker, and print where everything is. Ctrl-C stops what 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -25,47 +27,86 @@ def sh(args: list[str], env: dict) -> str:
     return out.stdout.strip()
 
 
+def local_database(env: dict) -> str:
+    """Start the project-local PostgreSQL (its progress and errors go straight to the terminal); its URL."""
+    out = subprocess.run(["bash", "scripts/dev_postgres.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    if out.returncode != 0:
+        raise SystemExit("make run: the local PostgreSQL did not start (see above)")
+    return out.stdout.strip().splitlines()[-1]
+
+
+def port_or_free(wanted: int) -> str:
+    """The default port if nothing listens there, else a free one (another copy of the project may be running)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", wanted))
+        except OSError:
+            s.bind(("127.0.0.1", 0))
+        return str(s.getsockname()[1])
+
+
+def wait_until_listening(
+    ports: list[int], children: dict[str, subprocess.Popen], health_url: str = "", limit_s: float = 60
+) -> None:
+    """Return once every port accepts connections and the gateway answers (so the printed URLs work at once),
+    or a child has exited."""
+    deadline = time.monotonic() + limit_s
+    waiting = list(ports)
+    while waiting and time.monotonic() < deadline:
+        if any(proc.poll() is not None for proc in children.values()):
+            return  # the main loop reports which one and stops the rest
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex(("127.0.0.1", waiting[0])) == 0:
+                waiting.pop(0)
+                continue
+        time.sleep(0.2)
+    while health_url and time.monotonic() < deadline:  # gunicorn listens before its workers have booted
+        try:
+            with urllib.request.urlopen(health_url, timeout=2):  # noqa: S310 (our own loopback URL)
+                return
+        except urllib.error.HTTPError:
+            return  # it answers (a 503 names the database problem on the page itself)
+        except OSError:
+            time.sleep(0.2)
+
+
 def pipe(name: str, proc: subprocess.Popen) -> None:
     for line in proc.stdout:  # type: ignore[union-attr]
         sys.stdout.write(f"[{name}] {line}")
         sys.stdout.flush()
 
 
-READY_TIMEOUT_S = 60
-
-
-def wait_listening(url: str, proc: subprocess.Popen) -> bool:
-    """True once something accepts TCP connections at url's host and port; False if proc exits or time runs out."""
-    parts = urlsplit(url)
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with socket.create_connection((parts.hostname, parts.port or 80), timeout=1):
-                return True
-        except OSError:
-            time.sleep(0.2)
-    return False
-
-
 def main() -> None:
     env = dict(os.environ)
-    port = env.setdefault("PORT", "5000")
+    defaults = {
+        "PORT": 5000,
+        "MPESA_SERVICE_PORT": 5101,
+        "ROUTER_SERVICE_PORT": 5102,
+        "ECHO_SERVICE_PORT": 5103,
+        "DARAJA_SIM_PORT": 5201,
+        "ROUTEROS_SIM_PORT": 18728,
+    }
+    for name, default in defaults.items():  # a port set explicitly is used as given (and fails loudly if taken)
+        if not env.get(name):
+            env[name] = port_or_free(default)
+    port = env["PORT"]
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")
-    env.setdefault("MPESA_SERVICE_PORT", "5101")
-    env.setdefault("ROUTER_SERVICE_PORT", "5102")
-    env.setdefault("ECHO_SERVICE_PORT", "5103")
-    env.setdefault("DARAJA_SIM_PORT", "5201")
-    env.setdefault("ROUTEROS_SIM_PORT", "18728")
     env.setdefault("MPESA_SERVICE_URL", f"http://127.0.0.1:{env['MPESA_SERVICE_PORT']}")
     env.setdefault("ROUTER_SERVICE_URL", f"http://127.0.0.1:{env['ROUTER_SERVICE_PORT']}")
     env.setdefault("ECHO_SERVICE_URL", f"http://127.0.0.1:{env['ECHO_SERVICE_PORT']}")
     env.setdefault("DARAJA_BASE_URL", f"http://127.0.0.1:{env['DARAJA_SIM_PORT']}")
     env.setdefault("ROUTEROS_SIM_HOST", "127.0.0.1")
-    if not env.get("DATABASE_URL"):
-        env["DATABASE_URL"] = sh(["bash", "scripts/dev_postgres.sh"], env)
-        print(f"database: project-local PostgreSQL {env['DATABASE_URL']} (stop it with `make stop-db`)")
     flask = [PY, "-m", "flask", "--app", "app"]
-    sh([*flask, "migrate"], env)
+    if not env.get("DATABASE_URL"):
+        # The embedded cluster: migrate as its owner, then run everything as the gateway's own role.
+        env["MIGRATION_DATABASE_URL"] = local_database(env)
+        shown = re.sub(r":[^:@/]+@", ":***@", env["MIGRATION_DATABASE_URL"])  # the password stays in <cluster>/password
+        print(f"database: project-local PostgreSQL {shown} (stop it with `make stop-db`)", flush=True)
+        sh([*flask, "migrate"], env)
+        env["DATABASE_URL"] = sh([*flask, "app-role"], env)
+    else:
+        sh([*flask, "migrate"], env)
     admin_args = ["--username", env.get("ADMIN_USERNAME", "admin")]
     if env.get("ADMIN_PASSWORD"):
         admin_args += ["--password", env["ADMIN_PASSWORD"]]
@@ -101,18 +142,7 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    # "running" means answering: wait for each HTTP process to accept connections (a loaded machine can take a
-    # while), and stop everything if one exits or never listens.
-    for name, url in (
-        ("gateway", f"http://127.0.0.1:{port}/healthz"),
-        ("mpesa", env["MPESA_SERVICE_URL"]),
-        ("router", env["ROUTER_SERVICE_URL"]),
-        ("echo", env["ECHO_SERVICE_URL"]),
-        ("daraja-sim", env["DARAJA_BASE_URL"]),
-    ):
-        if not wait_listening(url, children[name]):
-            print(f"[{name}] did not start listening on {url} within {READY_TIMEOUT_S} s; stopping", flush=True)
-            stop()
+    wait_until_listening([int(env[name]) for name in defaults], children, f"http://127.0.0.1:{port}/healthz")
     print(
         f"""
 MosPay gateway is running
@@ -122,6 +152,7 @@ MosPay gateway is running
   M-Pesa adapter  {env["MPESA_SERVICE_URL"]}     Daraja simulator {env["DARAJA_BASE_URL"]}
   router adapter  {env["ROUTER_SERVICE_URL"]}     RouterOS simulator 127.0.0.1:{env["ROUTEROS_SIM_PORT"]}
   echo service    {env["ECHO_SERVICE_URL"]}
+  DBA (psql)      psql "{env["DATABASE_URL"]}"     (or `make psql`; edits are kept as function versions)
 {demo_note}
 Ctrl-C stops everything started here.""",
         flush=True,

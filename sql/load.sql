@@ -9,10 +9,13 @@
 \ir gateway/50_lookup.sql
 \ir gateway/55_mpesa.sql
 \ir gateway/60_jobs.sql
-\ir gateway/70_partitions.sql
+\ir gateway/70_history.sql
+\ir gateway/75_partitions.sql
 \ir billing/10_core.sql
 \ir billing/20_catalogue.sql
 \ir billing/30_periods.sql
 \ir billing/40_expiry.sql
 \ir billing/50_drift.sql
 \ir billing/90_grants.sql
+-- privileges of the gateway's role, after every object exists
+\ir grants.sql

@@ -12,8 +12,10 @@ import pytest
 import testing.postgresql
 
 from app import create_app
+from core import db_roles
 from core import schema as schema_setup
 from microservices.echo.app import create_app as create_echo_app
+from tests.reaper import pytest_sessionfinish, pytest_sessionstart  # noqa: F401  (hooks)
 from tests.servers import LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +40,9 @@ def database_url():
         cache_initialized_db=False,
         initdb=str(PGBIN / "initdb"),
         postgres=str(PGBIN / "postgres"),
-        postgres_args="-h 127.0.0.1 -F -c logging_collector=off -c max_connections=200 -c fsync=off",
+        # track_functions = pl feeds pg_stat_user_functions (the function statistics of the DBA's workshop).
+        postgres_args="-h 127.0.0.1 -F -c logging_collector=off -c max_connections=200 -c fsync=off "
+        "-c track_functions=pl",
     )
     pg = factory()
     try:
@@ -49,15 +53,22 @@ def database_url():
 
 
 @pytest.fixture(scope="session")
+def app_database_url(database_url):
+    """The gateway's own login role (a member of mospay_gateway, not the owner): what the app connects as."""
+    return db_roles.ensure_login_role(database_url, "mospay_app")
+
+
+@pytest.fixture(scope="session")
 def gateway_port() -> int:
     return _free_port()
 
 
 @pytest.fixture(scope="session")
-def app(database_url, gateway_port):
+def app(database_url, app_database_url, gateway_port):
     application = create_app(
         {
-            "DATABASE_URL": database_url,
+            "DATABASE_URL": app_database_url,
+            "MIGRATION_DATABASE_URL": database_url,
             "TESTING": True,
             "ENV": "testing",
             "RATELIMIT_ENABLED": False,

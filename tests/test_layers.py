@@ -11,7 +11,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUR_TOP_LEVEL = {
     "app", "cli", "worker", "config", "models", "payment_processor", "gunicorn",
-    "routes", "demo", "billing", "reports", "admin", "gateway", "adapters", "core", "microservices", "simulators",
+    "routes", "demo", "billing", "reports", "workshop", "admin", "gateway", "adapters", "core",
+    "microservices", "simulators", "bench",
 }  # fmt: skip
 # What each root module may import from the project (everything else it imports must be a library).
 ALLOWED = {
@@ -19,8 +20,8 @@ ALLOWED = {
     "models": set(),
     "gunicorn.conf": {"config"},
     "payment_processor": {"core", "gateway", "adapters", "config"},
-    "worker": {"core", "gateway", "admin", "billing", "config"},
-    "cli": {"core", "gateway", "admin", "billing", "reports", "demo", "worker", "config"},
+    "worker": {"core", "gateway", "admin", "billing", "models", "config"},
+    "cli": {"core", "gateway", "admin", "billing", "reports", "workshop", "demo", "worker", "config"},
     "app": {"core", "gateway", "adapters", "routes", "cli", "config"},
 }
 

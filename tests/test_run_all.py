@@ -4,6 +4,7 @@ simulators, then stop everything it started on SIGTERM."""
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -105,3 +106,11 @@ def test_make_run_serves_a_payment_end_to_end(app, running):
         time.sleep(0.5)
     assert status["status"] == "completed", status
     assert status["receipt"]
+
+
+def test_make_run_prints_a_psql_command_that_works(running):
+    _, lines = running
+    printed = next(line for line in lines if "DBA (psql)" in line)
+    command = shlex.split(printed.split("DBA (psql)", 1)[1].split("(or `make psql`")[0])
+    done = subprocess.run([*command, "-XAtc", "SELECT 1"], capture_output=True, text=True, timeout=20, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "1"), done.stderr

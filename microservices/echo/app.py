@@ -2,7 +2,7 @@
 
 Behaviour is chosen by the request's f001 (so merchants can try every path offline):
   "sleep:<s>"   wait s seconds first          "status:<code>"  answer with that HTTP status
-  "pending"     answer PENDING, then POST {"status":"completed"} to data.callback_url after 0.2 s
+  "pending"     answer PENDING, then POST {"status":"completed","reference","amount"} to data.callback_url after 0.2 s
 """
 
 from __future__ import annotations
@@ -15,14 +15,24 @@ from collections import Counter
 import requests
 from flask import Flask, jsonify, request
 
-from config import Config
+from config import Config, check_microservice_production
+from microservices import http_face
 
 
 def create_app(settings: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update({"INTERNAL_TOKEN": Config.INTERNAL_TOKEN, **(settings or {})})
+    check_microservice_production(app.config)
     calls: Counter[str] = Counter()
     lock = threading.Lock()
+
+    # /calls/<id> is the tests' and the tour's counter of calls received; it reveals nothing else.
+    http_face.install(
+        app,
+        "POST /<route>, GET /calls/<unique_id> and GET /healthz",
+        "echo service",
+        frozenset({"healthz", "call_count"}),
+    )
 
     @app.get("/healthz")
     def healthz():
@@ -34,8 +44,6 @@ def create_app(settings: dict | None = None) -> Flask:
 
     @app.post("/<route>")
     def echo(route: str):
-        if request.headers.get("X-Internal-Token") != app.config["INTERNAL_TOKEN"]:
-            return jsonify({"status": "401", "message": "missing or wrong X-Internal-Token"}), 401
         payload = request.get_json(silent=True) or {}
         data = payload.get("data") or {}
         with lock:
@@ -47,9 +55,7 @@ def create_app(settings: dict | None = None) -> Flask:
             code = int(mode.split(":", 1)[1])
             return jsonify({"message": f"echo answering {code} as asked"}), code
         if mode == "pending" and data.get("callback_url"):
-            threading.Thread(
-                target=_call_back, args=(data["callback_url"], payload.get("unique_id")), daemon=True
-            ).start()
+            threading.Thread(target=_call_back, args=(data["callback_url"], data.get("f004")), daemon=True).start()
             return jsonify({"action": "PENDING", "message": "accepted; will call back", "reference": "echo-ref-1"})
         return jsonify(
             {
@@ -62,11 +68,13 @@ def create_app(settings: dict | None = None) -> Flask:
     return app
 
 
-def _call_back(url: str, unique_id: str | None) -> None:
+def _call_back(url: str, amount: str | None) -> None:
     time.sleep(0.2)
+    # The gateway applies a success only when it names the reference and the amount of the payment.
+    body = {"status": "completed", "reference": "echo-ref-1", "amount": amount, "message": "echo done"}
     # A lost callback is the gateway's to reconcile; an echo service has nothing to retry.
     with contextlib.suppress(requests.RequestException):
-        requests.post(url, json={"status": "completed", "reference": "echo-ref-1", "message": "echo done"}, timeout=5)
+        requests.post(url, json=body, timeout=5)
 
 
 def main() -> None:

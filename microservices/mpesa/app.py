@@ -9,14 +9,14 @@ import logging
 from urllib.parse import urlsplit
 
 import requests
-from flask import Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Flask, jsonify
 from werkzeug.serving import make_server
 
-from config import Config
-from core.crypto import SecretBox, constant_time_equal
+from config import Config, check_microservice_production
+from core.crypto import SecretBox
+from microservices import http_face
+from microservices.http_face import json_object
 from microservices.mpesa.daraja import DarajaClient
-from microservices.mpesa.errors import MpesaError
 from microservices.mpesa.payloads import parse_push, parse_query
 from microservices.mpesa.token_cache import MemoryTokenCache, PostgresTokenCache, TokenCache
 
@@ -54,15 +54,6 @@ def build_token_cache(settings: dict) -> TokenCache:
     return MemoryTokenCache(margin_s=margin)
 
 
-def _json_body() -> dict:
-    if not request.is_json:
-        raise MpesaError(415, "send the body as JSON with Content-Type: application/json")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise MpesaError(400, "the body must be a JSON object")
-    return body
-
-
 def _register_routes(app: Flask, client: DarajaClient) -> None:
     @app.get("/healthz")
     def healthz():
@@ -70,41 +61,17 @@ def _register_routes(app: Flask, client: DarajaClient) -> None:
 
     @app.post("/stkpush")
     def stkpush():
-        return jsonify(client.stk_push(parse_push(_json_body())))
+        return jsonify(client.stk_push(parse_push(json_object())))
 
     @app.post("/stkquery")
     def stkquery():
-        return jsonify(client.stk_query(parse_query(_json_body())).to_dict())
-
-
-def _register_guards(app: Flask, internal_token: str) -> None:
-    @app.before_request
-    def require_internal_token() -> None:
-        if request.endpoint == "healthz":
-            return
-        supplied = request.headers.get("X-Internal-Token", "")
-        if not internal_token or not supplied or not constant_time_equal(supplied, internal_token):
-            raise MpesaError(401, "missing or wrong X-Internal-Token header: send the gateway's INTERNAL_TOKEN")
-
-    @app.errorhandler(MpesaError)
-    def mpesa_error(exc: MpesaError):
-        return jsonify(exc.to_dict()), exc.http_status
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException):
-        status = exc.code or 500
-        hints = {404: "unknown path: use POST /stkpush, POST /stkquery or GET /healthz", 405: "method not allowed"}
-        return mpesa_error(MpesaError(status, hints.get(status, exc.description or exc.name)))
-
-    @app.errorhandler(Exception)
-    def unexpected(exc: Exception):
-        log.exception("unhandled error in the M-Pesa adapter")
-        return mpesa_error(MpesaError(500, "internal error in the M-Pesa adapter; see its log"))
+        return jsonify(client.stk_query(parse_query(json_object())).to_dict())
 
 
 def create_app(settings: dict | None = None) -> Flask:
     """Build the adapter; nothing connects until the first request."""
     conf = load_settings(settings)
+    check_microservice_production(conf, ("INTERNAL_TOKEN", "ENCRYPTION_KEY"))
     app = Flask(__name__)
     app.config.update(conf)
     app.json.sort_keys = False  # keep Daraja's field order in pass-through answers
@@ -119,7 +86,8 @@ def create_app(settings: dict | None = None) -> Flask:
         retry_backoff_s=float(conf["DARAJA_RETRY_BACKOFF_S"]),
     )
     app.extensions["mpesa_client"] = client
-    _register_guards(app, conf["INTERNAL_TOKEN"])
+    endpoints = "POST /stkpush, POST /stkquery and GET /healthz"
+    http_face.install(app, endpoints, "M-Pesa adapter", error_fields={"error_code": None})
     _register_routes(app, client)
     return app
 

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+from microservices.http_face import ServiceError
+
 INVALID_TOKEN_CODES = frozenset({"404.001.03", "400.003.01", "401.002.01", "401.001"})
 THROTTLED_CODES = frozenset({"500.003.02", "500.003.03"})
 WRONG_PATH_CODES = frozenset({"404.001.01", "404.001.04", "405.001"})
 
 
-class MpesaError(Exception):
+class MpesaError(ServiceError):
     """An error answer: HTTP status, a message saying what to fix, and Daraja's errorCode when there is one."""
 
     def __init__(self, http_status: int, message: str, error_code: str | None = None) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.message = message
+        super().__init__(http_status, message, error_code=error_code)
         self.error_code = error_code
-
-    def to_dict(self) -> dict:
-        return {"status": str(self.http_status), "message": self.message, "error_code": self.error_code}
 
 
 class InvalidInput(MpesaError):

@@ -7,16 +7,16 @@ Run with ``python -m microservices.router.app`` or ``gunicorn "microservices.rou
 from __future__ import annotations
 
 import argparse
-import hmac
 import logging
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, jsonify, request
+from flask import Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
 
-from config import Config
+from config import Config, check_microservice_production
+from microservices import http_face
+from microservices.http_face import json_object
 from microservices.router.routeros import (
     SERVICE_TYPES,
     RouterCredentials,
@@ -28,7 +28,6 @@ from microservices.router.routeros import (
 
 log = logging.getLogger(__name__)
 
-TOKEN_HEADER = "X-Internal-Token"
 ENDPOINTS = "POST /activate, /suspend, /kick, /accounts and GET /healthz"
 
 
@@ -40,15 +39,6 @@ class InvalidField(RouterError):
 
 
 # ---------------------------------------------------------------------------------------------- body checks
-
-
-def _json_body() -> dict:
-    if not request.is_json:
-        raise RouterError(415, "send a JSON object with Content-Type: application/json")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InvalidField("the body must be a JSON object")
-    return body
 
 
 def _required(obj: dict, key: str, where: str = "", *, empty: bool = False, max_len: int = 128) -> str:
@@ -112,7 +102,7 @@ def _service_type(body: dict) -> str:
 
 
 def _request() -> tuple[dict, RouterCredentials, str]:
-    body = _json_body()
+    body = json_object()
     return body, _router(body), _service_type(body)
 
 
@@ -177,39 +167,6 @@ def _ok(**fields: object) -> ResponseReturnValue:
 # ---------------------------------------------------------------------------------------------- guards and errors
 
 
-def _check_token() -> ResponseReturnValue | None:
-    sent = request.headers.get(TOKEN_HEADER)
-    if sent is None:
-        return _error(401, f"missing {TOKEN_HEADER} header: send the gateway's INTERNAL_TOKEN")
-    if not hmac.compare_digest(sent.encode(), str(current_app.config["INTERNAL_TOKEN"]).encode()):
-        return _error(401, f"{TOKEN_HEADER} does not match this service's INTERNAL_TOKEN")
-    return None
-
-
-def _error(status: int, message: str) -> ResponseReturnValue:
-    return jsonify({"status": str(status), "message": message}), status
-
-
-def _router_error(exc: RouterError) -> ResponseReturnValue:
-    if exc.http_status >= 500:
-        log.warning("router adapter answered %d: %s", exc.http_status, exc.message)
-    return _error(exc.http_status, exc.message)
-
-
-def _http_error(exc: HTTPException) -> ResponseReturnValue:
-    messages = {404: f"no such endpoint; this service offers {ENDPOINTS}",
-                405: f"method not allowed here; this service offers {ENDPOINTS}",
-                413: "body too large; send only the router and account fields"}  # fmt: skip
-    code = exc.code or 500
-    return _error(code, messages.get(code, exc.description or exc.name))
-
-
-def _unexpected(exc: Exception) -> ResponseReturnValue:
-    # The single catch-all renderer: log the trace here, never send it.
-    log.exception("router adapter failed unexpectedly")
-    return _error(500, "the router adapter failed unexpectedly; see its log")
-
-
 ROUTES: list[tuple[str, str, Callable[[], ResponseReturnValue]]] = [
     ("/activate", "POST", activate),
     ("/suspend", "POST", suspend),
@@ -228,13 +185,11 @@ def create_app(settings: dict | None = None) -> Flask:
         MAX_CONTENT_LENGTH=Config.MAX_CONTENT_LENGTH,
     )
     app.config.update(settings or {})
+    check_microservice_production(app.config)
     install_log_masking()
-    app.before_request(_check_token)
     for rule, method, view in ROUTES:
         app.add_url_rule(rule, view_func=view, methods=[method])
-    app.register_error_handler(RouterError, _router_error)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(Exception, _unexpected)
+    http_face.install(app, ENDPOINTS, "router adapter")
     return app
 
 

@@ -20,6 +20,8 @@ from librouteros.api import Api, Path
 from librouteros.exceptions import ConnectionClosed, FatalError, LibRouterosError, MultiTrapError, TrapError
 from librouteros.query import Key
 
+from microservices.http_face import ServiceError
+
 log = logging.getLogger(__name__)
 
 DUPLICATE_MESSAGES = ("secret with the same name already exists", "already have user with this name")
@@ -30,13 +32,8 @@ ACCOUNT_FIELDS = (".id", "name", "profile", "disabled", "password", "service", "
 LISTING_FIELDS = (".id", "name", "profile", "disabled")
 
 
-class RouterError(Exception):
+class RouterError(ServiceError):
     """A failure answered to the gateway: HTTP status and a message saying what to fix."""
-
-    def __init__(self, http_status: int, message: str) -> None:
-        super().__init__(message)
-        self.http_status = http_status
-        self.message = message
 
 
 @dataclass(frozen=True)

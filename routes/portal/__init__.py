@@ -29,7 +29,18 @@ def _number(value: int | None) -> str:
 
 def register(app: Flask) -> None:
     """Bind Flask-Login and CSRF, register the portal's blueprints, the `/` redirect and `demo-data`."""
-    from routes.portal import account, clients, functions, login, monitoring, services, transactions, users
+    from routes.portal import (
+        account,
+        clients,
+        function_editor,
+        functions,
+        login,
+        monitoring,
+        services,
+        transactions,
+        usage,
+        users,
+    )
 
     # CSRF is opt-in per blueprint (access.guard calls csrf.protect()): the JSON API authenticates every
     # request with headers, never with a cookie, so it needs no token, and an API blueprint added later must
@@ -42,7 +53,9 @@ def register(app: Flask) -> None:
     access.login_manager.login_message_category = "info"
     access.login_manager.session_protection = "basic"
 
-    for module in (login, account, monitoring, transactions, clients, services, functions, users):
+    for module in (
+        login, account, monitoring, transactions, clients, services, functions, function_editor, usage, users
+    ):  # fmt: skip
         app.register_blueprint(module.bp)
 
     @app.get("/")

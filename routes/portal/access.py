@@ -16,6 +16,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from admin import users
 from core import db
+from core.actor import Actor
 from core.errors import NotAssigned
 
 csrf = CSRFProtect()
@@ -73,7 +74,7 @@ class PortalUser(UserMixin):
         return permission in PERMISSIONS.get(self.role, frozenset())
 
     @property
-    def actor(self) -> dict:
+    def actor(self) -> Actor:
         """The audit identity handed to the service layer."""
         return {"id": self.id, "username": self.username, "role": self.role}
 
@@ -110,7 +111,7 @@ def requires(permission: str) -> Callable:
     return decorator
 
 
-def actor() -> dict:
+def actor() -> Actor:
     return current_user.actor
 
 

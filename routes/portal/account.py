@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, session, url_for
 from flask_login import current_user, login_user
-from sqlalchemy import text
 from werkzeug.wrappers import Response
 
 from admin import two_factor, users
 from core import db
-from core.errors import GatewayError, InvalidField
-from gateway.auth import verify_password
-from routes.portal import access
-from routes.portal.forms import CodeForm, PasswordChangeForm, attach_error
+from core.errors import GatewayError
+from routes.portal import access, form_posts
+from routes.portal.forms import CodeForm, PasswordChangeForm
 
 bp = access.portal_blueprint("portal_account", __name__, "/portal/account")
 
@@ -43,26 +41,18 @@ def change_password() -> Response | tuple[str, int]:
     """Change the own password: the current one is asked again; other sessions of this user end."""
     form = PasswordChangeForm()
     forced = current_user.must_change_password
-    if form.validate_on_submit():
-        try:
-            with db.transaction() as conn:
-                current_hash = conn.execute(
-                    text("SELECT password_hash FROM gateway.users WHERE id = :i"), {"i": current_user.id}
-                ).scalar_one()
-                if not verify_password(form.current_password.data, current_hash):
-                    raise InvalidField("current_password is not your current password")
-                if form.new_password.data == form.current_password.data:
-                    raise InvalidField("new_password must differ from the current one")
-                users.set_password(conn, current_user.id, form.new_password.data, current_user.actor)
-                fresh = users.get_user(conn, current_user.id)
-        except GatewayError as exc:
-            attach_error(form, exc.message)
-        else:
-            # set_password bumped token_version: sign this session in again with the new version.
-            login_user(access.PortalUser(fresh or {}))
-            access.start_session()
-            flash("Password changed. Other sessions of your account were signed out.", "success")
-            return redirect(url_for("portal_monitoring.dashboard") if forced else url_for("portal_account.account"))
+    ok, fresh = form_posts.apply(
+        form,
+        lambda conn: users.change_own_password(
+            conn, current_user.id, form.current_password.data, form.new_password.data, current_user.actor
+        ),
+    )
+    if ok:
+        # The change bumped token_version: sign this session in again with the new version.
+        login_user(access.PortalUser(fresh))
+        access.start_session()
+        flash("Password changed. Other sessions of your account were signed out.", "success")
+        return redirect(url_for("portal_monitoring.dashboard") if forced else url_for("portal_account.account"))
     status = 400 if form.is_submitted() else 200
     return render_template("portal/account/password.html", form=form, forced=forced), status
 

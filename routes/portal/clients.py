@@ -8,16 +8,14 @@ from flask_wtf import FlaskForm
 
 from admin import clients, services
 from core import db
-from core.errors import GatewayError
 from reports import overview as client_overview
-from routes.portal import access
+from routes.portal import access, form_posts
 from routes.portal.forms import (
     AssignServiceForm,
     ClientEditForm,
     ClientForm,
     MpesaForm,
     RouterForm,
-    attach_error,
     client_data,
     mpesa_data,
     router_data,
@@ -50,17 +48,12 @@ def _secrets_page(client: dict, secrets: dict, title: str) -> tuple[str, int]:
 def new_client() -> tuple[str, int]:
     """Create a client; its API secret and webhook secret are shown on the next page only."""
     form = ClientForm()
-    if form.validate_on_submit():
-        try:
-            with db.transaction() as conn:
-                created = clients.create_client(conn, client_data(form), access.actor())
-        except GatewayError as exc:
-            attach_error(form, exc.message)
-        else:
-            flash(f"Client {created['app_id']} created.", "success")
-            return _secrets_page(
-                created, {k: created[k] for k in ("api_username", "api_secret", "webhook_secret")}, "Client created"
-            )
+    ok, created = form_posts.apply(form, lambda conn: clients.create_client(conn, client_data(form), access.actor()))
+    if ok:
+        flash(f"Client {created['app_id']} created.", "success")
+        return _secrets_page(
+            created, {k: created[k] for k in ("api_username", "api_secret", "webhook_secret")}, "Client created"
+        )
     return render_template("portal/clients/new.html", form=form), 400 if form.is_submitted() else 200
 
 
@@ -101,15 +94,10 @@ def detail(app_id: str) -> tuple[str, int]:
 @access.requires("write")
 def edit(app_id: str) -> Response | tuple[str, int]:
     form = ClientEditForm()
-    if form.validate_on_submit():
-        try:
-            with db.transaction() as conn:
-                clients.update_client(conn, app_id, client_data(form), access.actor())
-        except GatewayError as exc:
-            attach_error(form, exc.message)
-        else:
-            flash("Client details saved.", "success")
-            return redirect(url_for("portal_clients.detail", app_id=app_id))
+    ok, _ = form_posts.apply(form, lambda conn: clients.update_client(conn, app_id, client_data(form), access.actor()))
+    if ok:
+        flash("Client details saved.", "success")
+        return redirect(url_for("portal_clients.detail", app_id=app_id))
     return _detail(app_id, 400, edit_form=form)
 
 
@@ -153,15 +141,12 @@ def rotate_webhook(app_id: str) -> tuple[str, int]:
 def set_mpesa(app_id: str) -> Response | tuple[str, int]:
     """Store Daraja credentials (encrypted; the secret fields are never shown again)."""
     form = MpesaForm()
-    if form.validate_on_submit():
-        try:
-            with db.transaction() as conn:
-                clients.set_mpesa_credentials(conn, app_id, mpesa_data(form), access.actor())
-        except GatewayError as exc:
-            attach_error(form, exc.message)
-        else:
-            flash("M-Pesa (Daraja) credentials saved.", "success")
-            return redirect(url_for("portal_clients.detail", app_id=app_id) + "#providers")
+    ok, _ = form_posts.apply(
+        form, lambda conn: clients.set_mpesa_credentials(conn, app_id, mpesa_data(form), access.actor())
+    )
+    if ok:
+        flash("M-Pesa (Daraja) credentials saved.", "success")
+        return redirect(url_for("portal_clients.detail", app_id=app_id) + "#providers")
     return _detail(app_id, 400, mpesa_form=form)
 
 
@@ -170,15 +155,12 @@ def set_mpesa(app_id: str) -> Response | tuple[str, int]:
 def set_router(app_id: str) -> Response | tuple[str, int]:
     """Store the router's API login (the password is write-only)."""
     form = RouterForm()
-    if form.validate_on_submit():
-        try:
-            with db.transaction() as conn:
-                clients.set_router_settings(conn, app_id, router_data(form), access.actor())
-        except GatewayError as exc:
-            attach_error(form, exc.message)
-        else:
-            flash("Router settings saved.", "success")
-            return redirect(url_for("portal_clients.detail", app_id=app_id) + "#providers")
+    ok, _ = form_posts.apply(
+        form, lambda conn: clients.set_router_settings(conn, app_id, router_data(form), access.actor())
+    )
+    if ok:
+        flash("Router settings saved.", "success")
+        return redirect(url_for("portal_clients.detail", app_id=app_id) + "#providers")
     return _detail(app_id, 400, router_form=form)
 
 
@@ -189,18 +171,13 @@ def assign_service(app_id: str) -> Response | tuple[str, int]:
     form = AssignServiceForm()
     with db.transaction() as conn:
         form.service.choices = [(s["name"], s["name"]) for s in client_overview.client_page(conn, app_id)["assignable"]]
-    if form.validate_on_submit():
-        try:
-            with db.transaction() as conn:
-                result = services.assign(conn, app_id, form.service.data, access.actor())
-        except GatewayError as exc:
-            attach_error(form, exc.message)
-        else:
-            flash(
-                f"Service {result['service']} assigned: {len(result['functions'])} function set(s) generated.",
-                "success",
-            )
-            return redirect(url_for("portal_clients.detail", app_id=app_id) + "#services")
+    ok, result = form_posts.apply(form, lambda conn: services.assign(conn, app_id, form.service.data, access.actor()))
+    if ok:
+        flash(
+            f"Service {result['service']} assigned: {len(result['functions'])} function set(s) generated.",
+            "success",
+        )
+        return redirect(url_for("portal_clients.detail", app_id=app_id) + "#services")
     return _detail(app_id, 400, assign_form=form)
 
 

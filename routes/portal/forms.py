@@ -5,7 +5,6 @@ are attached to the field they name."""
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -25,10 +24,10 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 
 from admin import clients, services, users
 from core.errors import InvalidField
+from core.filters import date_range
+from core.names import NAME_HELP, NAME_PATTERN
 from gateway.fields import FIELD_NAMES
 
-NAME_PATTERN = r"^[a-z][a-z0-9]{0,15}$"
-NAME_HELP = "lowercase letters and digits, starting with a letter, at most 16 (it becomes part of function names)"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 FIELD_LABELS = {
     "f000": "service name",
@@ -348,12 +347,5 @@ def attach_error(form: FlaskForm, message: str) -> None:
 
 
 def check_dates(filters: dict) -> None:
-    """date_from / date_to filters must be ISO dates; say so instead of letting the database complain."""
-    for key in ("date_from", "date_to"):
-        if filters.get(key):
-            try:
-                date.fromisoformat(filters[key])
-            except ValueError as exc:
-                raise InvalidField(f"{key} must be a date such as 2026-11-23") from exc
-    if filters.get("date_from") and filters.get("date_to") and filters["date_from"] > filters["date_to"]:
-        raise InvalidField("date_from is after date_to: swap them")
+    """date_from / date_to filters must be ISO dates in order; say so instead of letting the database complain."""
+    date_range(filters)

@@ -1,10 +1,10 @@
 """A client's generated PostgreSQL functions, read-only: what each route calls, its current source
-(pg_get_functiondef) and its stored versions. Editing stays with DBAs in psql."""
+(pg_get_functiondef) and its stored versions; each function links to its page in the workshop editor
+(routes/portal/function_editor.py)."""
 
 from __future__ import annotations
 
 from flask import render_template
-from sqlalchemy import text
 
 from admin import clients, services
 from core import db
@@ -30,17 +30,9 @@ def list_functions(app_id: str) -> str:
                         {
                             "abi": abi.removesuffix("_fn"),
                             "name": f"{row['fn_schema']}.{name}",
+                            "fn": name,
                             "source": function_builder.current_source(conn, name),
                         }
                     )
-            row["versions"] = [
-                dict(v)
-                for v in conn.execute(
-                    text(
-                        "SELECT fn_name, version, origin, author, created_at FROM gateway.function_versions "
-                        "WHERE registry_id = :r ORDER BY fn_name, version DESC"
-                    ),
-                    {"r": row["id"]},
-                ).mappings()
-            ]
+            row["versions"] = function_builder.versions(conn, row["id"])
     return render_template("portal/functions/list.html", client=client, rows=rows)

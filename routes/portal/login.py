@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response
 
 from admin import audit, two_factor, users
 from core import db
+from core.actor import system_actor
 from core.errors import AuthError, InvalidField
 from routes.portal import access
 from routes.portal.forms import CodeForm, LoginForm
@@ -19,7 +20,7 @@ bp = access.portal_blueprint("portal_login", __name__, "/portal")
 PENDING_KEY = "pending_login"
 PENDING_TTL_S = 300  # the code step must follow the password within 5 minutes
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")  # gateway.users' own CHECK
-SIGN_IN_ACTOR = {"id": None, "username": "(sign-in)"}
+SIGN_IN_ACTOR = system_actor("(sign-in)")
 
 
 def _authenticate(username: str, password: str) -> tuple[dict | None, str | None]:
@@ -42,6 +43,7 @@ def _finish(user: dict, next_url: str | None) -> Response:
     login_user(access.PortalUser(user))
     access.start_session()
     with db.transaction() as conn:
+        users.login_succeeded(conn, user["id"])  # all factors passed: only now the failure count resets
         audit.record(conn, {"id": user["id"], "username": user["username"]}, "user.login", user["username"])
     if user["must_change_password"]:
         flash("Welcome. Your password was generated for you: choose your own now.", "warning")
@@ -107,7 +109,7 @@ def verify_code() -> Response | tuple[str, int] | str:
         with db.transaction() as conn:
             ok = two_factor.verify(conn, user["id"], two_factor.decrypt(user["totp_secret_enc"]), form.code.data)
             if not ok:
-                locked = two_factor.record_failure(conn, user["id"])
+                locked = users.count_failure(conn, user["id"])
                 audit.record(conn, SIGN_IN_ACTOR, "user.login_failed", user["username"], after={"step": "totp"})
         if ok:
             return _finish(user, session.get(PENDING_KEY, {}).get("next"))

@@ -8,7 +8,7 @@ from admin import services
 from core import db
 from core.errors import GatewayError
 from reports import overview as client_overview
-from routes.portal import access
+from routes.portal import access, form_posts
 from routes.portal.forms import (
     FIELD_LABELS,
     AssignClientForm,
@@ -106,16 +106,13 @@ def edit(name: str) -> Response | tuple[str, int]:
 def assign(name: str) -> Response | tuple[str, int]:
     """Assign this service to a client (generates the client's functions for every route)."""
     form = AssignClientForm()
-    if form.validate_on_submit():
-        try:
-            with db.transaction() as conn:
-                result = services.assign(conn, form.app_id.data.strip(), name, access.actor())
-        except GatewayError as exc:
-            attach_error(form, exc.message)
-        else:
-            flash(
-                f"Service {name} assigned to {result['app_id']}: {len(result['functions'])} function set(s) generated.",
-                "success",
-            )
-            return redirect(url_for("portal_services.detail", name=name) + "#clients")
+    ok, result = form_posts.apply(
+        form, lambda conn: services.assign(conn, form.app_id.data.strip(), name, access.actor())
+    )
+    if ok:
+        flash(
+            f"Service {name} assigned to {result['app_id']}: {len(result['functions'])} function set(s) generated.",
+            "success",
+        )
+        return redirect(url_for("portal_services.detail", name=name) + "#clients")
     return _detail(name, assign_form=form, status=400)

@@ -59,11 +59,12 @@ def list_transactions() -> tuple[str, int]:
     """Newest first; filters by client, service, status, f010, phone and date range."""
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     raw = {k: (request.args.get(k) or "").strip() for k in FILTER_KEYS}
-    error, items = None, []
+    error, items, has_next = None, [], False
     try:
         filters = _filters()
         with db.transaction() as conn:
-            items = transactions.search(conn, filters, page, PER_PAGE)["items"]
+            result = transactions.search(conn, filters, page, PER_PAGE)
+        items, has_next = result["items"], result["has_next"]
     except GatewayError as exc:
         error = exc.message
     return render_template(
@@ -72,7 +73,7 @@ def list_transactions() -> tuple[str, int]:
         filters=raw,
         page=page,
         args={k: v for k, v in raw.items() if v},
-        has_next=len(items) == PER_PAGE,
+        has_next=has_next,
         states=transactions.STATES,
         filtered=any(raw.values()),
         error=error,

@@ -13,6 +13,13 @@ BEGIN
         VALUES (NULL, p_source_ip, p_body::jsonb, 'refused', 'unknown callback token');
         RETURN jsonb_build_object('outcome', 'unknown', 'http_status', 404, 'detail', 'unknown callback token');
     END IF;
+    IF json_typeof(p_body) = 'object' AND p_body->>'source' = 'stkquery' THEN
+        -- That shape is the worker's own STK query answer; from outside it is a forgery.
+        INSERT INTO gateway.callbacks (transaction_id, source_ip, body, outcome, detail)
+        VALUES (v_id, p_source_ip, p_body::jsonb, 'refused', 'a callback cannot claim to be a status query');
+        RETURN jsonb_build_object('outcome', 'refused', 'http_status', 400,
+                                  'detail', 'a callback cannot claim to be a status query');
+    END IF;
     RETURN gateway.settle(v_id, p_body, p_source_ip, p_ctx);
 END $$;
 
@@ -31,6 +38,8 @@ DECLARE
     v_outcome text;
     v_detail text;
     v_paid numeric;
+    v_success boolean;
+    v_from_query boolean;
 BEGIN
     SELECT * INTO t FROM gateway.transactions WHERE id = p_txn FOR UPDATE;
     SELECT * INTO reg FROM gateway.function_registry WHERE id = t.registry_id;
@@ -42,14 +51,22 @@ BEGIN
         r := v_invoke->'result';
         v_ref := nullif(r->>'reference', '');
         v_paid := CASE WHEN (r->>'amount') ~ '^[0-9]+(\.[0-9]+)?$' THEN (r->>'amount')::numeric END;
+        v_success := r->>'action' IN ('OUTPUT', 'SERVICE');
+        v_from_query := coalesce(p_ctx->>'source', '') = 'query';
         v_decision := CASE
             WHEN NOT (v_invoke->>'ok')::boolean THEN 'function_failed'
             WHEN v_ref IS NOT NULL AND t.provider_ref IS NOT NULL AND v_ref <> t.provider_ref THEN 'reference_mismatch'
+            -- Callbacks are unsigned: a "paid" body must name this transaction's provider reference and the
+            -- amount paid, or anyone holding the URL could settle it with {"ResultCode": 0}.
+            WHEN v_success AND NOT v_from_query AND t.state NOT IN ('completed', 'failed')
+                 AND (v_ref IS NULL OR t.provider_ref IS NULL) THEN 'missing_reference'
+            WHEN v_success AND NOT v_from_query AND t.state NOT IN ('completed', 'failed')
+                 AND v_paid IS NULL AND t.amount IS NOT NULL THEN 'missing_amount'
             WHEN t.state IN ('completed', 'failed') THEN 'duplicate'
             WHEN r->>'action' = 'PENDING' THEN 'in_progress'
-            WHEN t.state = 'pending' AND r->>'action' IN ('OUTPUT', 'SERVICE')
-                 AND coalesce(p_ctx->>'source', '') <> 'query' AND gateway.needs_confirmation(t.registry_id, p_ctx)
-                 THEN 'hold'
+            -- A late success (after timed_out) is always confirmed by a status query first, whatever the mode.
+            WHEN v_success AND NOT v_from_query AND (t.state = 'timed_out'
+                 OR (t.state = 'pending' AND gateway.needs_confirmation(t.registry_id, p_ctx))) THEN 'hold'
             WHEN t.state = 'timed_out' AND r->>'action' NOT IN ('OUTPUT', 'SERVICE') THEN 'late_failure'
             WHEN v_paid IS NOT NULL AND t.amount IS NOT NULL AND v_paid <> t.amount
                  AND r->>'action' IN ('OUTPUT', 'SERVICE') THEN 'amount_mismatch'
@@ -66,6 +83,15 @@ BEGIN
         -- Our function failed (its subtransaction already rolled back in invoke): reconciliation settles it.
         v_outcome := 'refused';
         v_detail := v_invoke->>'error';
+    WHEN 'missing_reference' THEN
+        v_outcome := 'refused';
+        v_detail := CASE WHEN t.provider_ref IS NULL
+            THEN 'success callback refused: the transaction has no provider reference to match'
+            ELSE 'success callback refused: it must name the transaction''s provider reference '
+                 || '(CheckoutRequestID for M-Pesa)' END;
+    WHEN 'missing_amount' THEN
+        v_outcome := 'refused';
+        v_detail := 'success callback refused: it must carry the amount paid';
     WHEN 'reference_mismatch' THEN
         v_outcome := 'refused';
         v_detail := format('callback reference %s does not match the transaction''s %s', v_ref, t.provider_ref);
@@ -78,13 +104,23 @@ BEGIN
     WHEN 'hold' THEN
         -- Callbacks are unsigned: hold a "paid" callback until the provider's status query confirms it.
         UPDATE gateway.transactions
-           SET flags = flags || jsonb_build_object('unconfirmed_callback', p_body::jsonb), next_check_at = now()
+           SET flags = flags || jsonb_build_object('unconfirmed_callback', p_body::jsonb)
+                     || CASE WHEN t.state = 'timed_out' THEN '{"late_callback": true, "needs_review": true}'::jsonb
+                             ELSE '{}'::jsonb END,
+               next_check_at = now()
          WHERE id = t.id;
-        v_outcome := 'ignored';
+        v_outcome := CASE WHEN t.state = 'timed_out' THEN 'late' ELSE 'ignored' END;
         v_detail := 'success callback held until a status query confirms it';
     WHEN 'late_failure' THEN
         v_outcome := 'late';
         v_detail := 'late callback for a timed-out transaction reports failure; nothing changed';
+        IF v_from_query THEN  -- the query refuted a held success callback: stop checking, keep the flag
+            UPDATE gateway.transactions
+               SET next_check_at = NULL,
+                   flags = flags - 'unconfirmed_callback' || '{"late_callback_refuted": true}'::jsonb
+             WHERE id = t.id AND flags ? 'unconfirmed_callback';
+            v_detail := 'status query refuted a late success callback; nothing changed';
+        END IF;
     WHEN 'amount_mismatch' THEN
         v_outcome := CASE WHEN t.state = 'timed_out' THEN 'late' ELSE 'applied' END;
         v_detail := 'amount mismatch flagged';

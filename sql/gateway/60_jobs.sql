@@ -113,10 +113,17 @@ CREATE FUNCTION gateway.claim_due_checks(p_limit integer, p_lease_s integer)
 RETURNS TABLE(id bigint, client_id bigint, registry_id bigint, provider_ref text, age_s integer, template_kind text,
               service text, unconfirmed_callback jsonb)
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    WITH due AS (
+    WITH due_pending AS (
         SELECT t.id FROM gateway.transactions t
          WHERE t.state = 'pending' AND t.next_check_at <= now()
          ORDER BY t.next_check_at LIMIT p_limit FOR UPDATE SKIP LOCKED
+    ), due_late AS (
+        -- a late success callback held on a timed_out payment: the status query decides (a bounded number of tries)
+        SELECT t.id FROM gateway.transactions t
+         WHERE t.state = 'timed_out' AND t.next_check_at <= now() AND t.check_attempts < 30
+         ORDER BY t.next_check_at LIMIT p_limit FOR UPDATE SKIP LOCKED
+    ), due AS (
+        SELECT id FROM due_pending UNION SELECT id FROM due_late
     ), leased AS (
         UPDATE gateway.transactions t
            SET next_check_at = now() + make_interval(secs => p_lease_s), check_attempts = t.check_attempts + 1

@@ -56,6 +56,9 @@ CREATE INDEX api_logs_client_created ON gateway.api_logs (client_id, created_at 
 CREATE INDEX api_logs_status_created ON gateway.api_logs (http_status, created_at DESC);
 -- Rows outside every month partition land here; the worker keeps months ahead, so it stays empty.
 CREATE TABLE gateway_parts.api_logs_default PARTITION OF gateway.api_logs DEFAULT;
+-- The usage pre-aggregate (0050) follows the table: the old trigger goes with the old table below.
+CREATE TRIGGER api_logs_usage AFTER INSERT ON gateway.api_logs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION gateway.api_logs_usage();
 
 -- call_attempts -------------------------------------------------------------------------------------
 ALTER TABLE gateway.call_attempts RENAME TO call_attempts_old;
@@ -82,7 +85,7 @@ CREATE INDEX call_attempts_txn ON gateway.call_attempts (transaction_id, id);
 CREATE TABLE gateway_parts.call_attempts_default PARTITION OF gateway.call_attempts DEFAULT;
 
 -- Month partitions covering the existing rows and two months ahead (gateway.maintain_partitions, in
--- sql/gateway/70_partitions.sql, keeps them coming), then the rows themselves.
+-- sql/gateway/75_partitions.sql, keeps them coming), then the rows themselves.
 DO $$
 DECLARE
     v_table text;
@@ -102,7 +105,10 @@ BEGIN
     END LOOP;
 END $$;
 
+-- Already counted in api_usage_daily: copy the rows without counting them again.
+ALTER TABLE gateway.api_logs DISABLE TRIGGER api_logs_usage;
 INSERT INTO gateway.api_logs SELECT * FROM gateway.api_logs_old;
+ALTER TABLE gateway.api_logs ENABLE TRIGGER api_logs_usage;
 INSERT INTO gateway.call_attempts SELECT * FROM gateway.call_attempts_old;
 DROP TABLE gateway.api_logs_old;
 DROP TABLE gateway.call_attempts_old;
@@ -115,9 +121,10 @@ DROP TABLE gateway.call_attempts_old;
 CREATE FUNCTION gateway.transactions_stats_insert_row() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    INSERT INTO gateway.transaction_stats_hourly AS s (hour, client_id, state, txn_count, amount_sum)
-    VALUES (date_trunc('hour', NEW.created_at, 'UTC'), NEW.client_id, NEW.state, 1, coalesce(NEW.amount, 0))
-    ON CONFLICT (hour, client_id, state) DO UPDATE
+    INSERT INTO gateway.transaction_stats_hourly AS s (hour, client_id, service, state, txn_count, amount_sum)
+    VALUES (date_trunc('hour', NEW.created_at, 'UTC'), NEW.client_id, NEW.service, NEW.state, 1,
+            coalesce(NEW.amount, 0))
+    ON CONFLICT (hour, client_id, service, state) DO UPDATE
        SET txn_count = s.txn_count + 1, amount_sum = s.amount_sum + EXCLUDED.amount_sum;
     RETURN NULL;
 END $$;
@@ -128,12 +135,13 @@ BEGIN
     IF current_setting('gateway.bulk_load', true) IS DISTINCT FROM 'on' THEN
         RETURN NULL;  -- counted row by row at commit (transactions_stats_insert_row)
     END IF;
-    INSERT INTO gateway.transaction_stats_hourly AS s (hour, client_id, state, txn_count, amount_sum)
-    SELECT date_trunc('hour', n.created_at, 'UTC'), n.client_id, n.state, count(*), coalesce(sum(n.amount), 0)
+    INSERT INTO gateway.transaction_stats_hourly AS s (hour, client_id, service, state, txn_count, amount_sum)
+    SELECT date_trunc('hour', n.created_at, 'UTC'), n.client_id, n.service, n.state, count(*),
+           coalesce(sum(n.amount), 0)
       FROM new_rows n
-     GROUP BY 1, 2, 3
-     ORDER BY 1, 2, 3
-    ON CONFLICT (hour, client_id, state) DO UPDATE
+     GROUP BY 1, 2, 3, 4
+     ORDER BY 1, 2, 3, 4
+    ON CONFLICT (hour, client_id, service, state) DO UPDATE
        SET txn_count = s.txn_count + EXCLUDED.txn_count, amount_sum = s.amount_sum + EXCLUDED.amount_sum;
     RETURN NULL;
 END $$;

@@ -1,4 +1,4 @@
--- Downgrade of 0020: plain api_logs and call_attempts again (rows kept), no limits, statement-time stats.
+-- Downgrade of 0020 (back to 0050): plain api_logs and call_attempts again (rows kept), no limits, statement-time stats.
 
 DROP TRIGGER IF EXISTS transactions_stats_insert_row ON gateway.transactions;
 DROP FUNCTION IF EXISTS gateway.transactions_stats_insert_row();
@@ -9,12 +9,13 @@ CREATE TRIGGER transactions_stats_state AFTER UPDATE OF state ON gateway.transac
 CREATE OR REPLACE FUNCTION gateway.transactions_stats_insert() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    INSERT INTO gateway.transaction_stats_hourly AS s (hour, client_id, state, txn_count, amount_sum)
-    SELECT date_trunc('hour', n.created_at, 'UTC'), n.client_id, n.state, count(*), coalesce(sum(n.amount), 0)
+    INSERT INTO gateway.transaction_stats_hourly AS s (hour, client_id, service, state, txn_count, amount_sum)
+    SELECT date_trunc('hour', n.created_at, 'UTC'), n.client_id, n.service, n.state, count(*),
+           coalesce(sum(n.amount), 0)
       FROM new_rows n
-     GROUP BY 1, 2, 3
-     ORDER BY 1, 2, 3
-    ON CONFLICT (hour, client_id, state) DO UPDATE
+     GROUP BY 1, 2, 3, 4
+     ORDER BY 1, 2, 3, 4
+    ON CONFLICT (hour, client_id, service, state) DO UPDATE
        SET txn_count = s.txn_count + EXCLUDED.txn_count, amount_sum = s.amount_sum + EXCLUDED.amount_sum;
     RETURN NULL;
 END $$;
@@ -26,8 +27,10 @@ DROP INDEX IF EXISTS gateway.api_logs_client_created;
 DROP INDEX IF EXISTS gateway.api_logs_status_created;
 CREATE TABLE gateway.api_logs (LIKE gateway.api_logs_parted INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
 ALTER SEQUENCE gateway.api_logs_id_seq OWNED BY gateway.api_logs.id;
-INSERT INTO gateway.api_logs SELECT * FROM gateway.api_logs_parted;
-DROP TABLE gateway.api_logs_parted;  -- first, so the key below gets its old name (api_logs_pkey)
+INSERT INTO gateway.api_logs SELECT * FROM gateway.api_logs_parted;  -- before the trigger: already counted
+DROP TABLE gateway.api_logs_parted;
+CREATE TRIGGER api_logs_usage AFTER INSERT ON gateway.api_logs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION gateway.api_logs_usage();  -- first, so the key below gets its old name (api_logs_pkey)
 ALTER TABLE gateway.api_logs ADD CONSTRAINT api_logs_pkey PRIMARY KEY (id),
     ADD FOREIGN KEY (client_id) REFERENCES gateway.clients(id) ON DELETE SET NULL;
 CREATE INDEX api_logs_created ON gateway.api_logs (created_at DESC);

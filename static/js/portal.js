@@ -66,6 +66,29 @@
         }
       });
     }
+    var usage = document.getElementById("usageChart");
+    if (usage) {
+      new Chart(usage, {
+        type: "bar",
+        data: {
+          labels: data.days,
+          datasets: [
+            { label: "API calls", backgroundColor: "#4e73df", data: data.calls, yAxisID: "calls" },
+            { label: "Successful volume", type: "line", borderColor: "#1cc88a", backgroundColor: "transparent",
+              data: data.volume, yAxisID: "volume" }
+          ]
+        },
+        options: {
+          maintainAspectRatio: false, animation: false,
+          scales: {
+            xAxes: [{ gridLines: { display: false } }],
+            yAxes: [{ id: "calls", position: "left", ticks: { beginAtZero: true, precision: 0 } },
+                    { id: "volume", position: "right", ticks: { beginAtZero: true }, gridLines: { display: false } }]
+          },
+          legend: { display: true, position: "bottom" }
+        }
+      });
+    }
     var statuses = document.getElementById("statusChart");
     if (statuses) {
       var colors = { completed: "#1cc88a", failed: "#e74a3b", timed_out: "#f6c23e", pending: "#36b9cc",

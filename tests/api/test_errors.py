@@ -48,6 +48,8 @@ def _post(client, merchant, body, **kw):
         (lambda b, m, s: b.update(f006="A" * 13), 400, "at most 12 characters"),
         (lambda b, m, s: b.update(f004=100), 400, "f004 must be a string"),
         (lambda b, m, s: b.update(f099="x"), 400, "unknown field"),
+        (lambda b, m, s: b.update(f002="r" * 17), 400, "at most 16 characters"),
+        (lambda b, m, s: b.update(f001="x" * 1025), 400, "f001 is longer than 1024 characters"),
     ],
 )
 def test_field_validation(client, echo, mutate, status, fragment):

@@ -29,12 +29,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def gunicorn_gateway(database_url):
+def gunicorn_gateway(app_database_url):
     port = _free_port()
     log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
     env = {
         **os.environ,
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": app_database_url,
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",

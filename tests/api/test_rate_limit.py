@@ -19,11 +19,11 @@ def _address() -> str:
 
 
 @pytest.fixture
-def limited_app(database_url, app):
+def limited_app(app_database_url, app):
     def build(**settings):
         built = create_app(
             {
-                "DATABASE_URL": database_url,
+                "DATABASE_URL": app_database_url,
                 "TESTING": True,
                 "ENV": "testing",
                 "RATELIMIT_ENABLED": True,

@@ -221,3 +221,26 @@ def test_an_unconfirmed_callback_buys_nothing_until_the_status_query_confirms(ap
     assert period["transaction_id"] == txn["id"] and period["provisioning"] == "done"
     [account] = accounts(routeros)
     assert (account["disabled"], account["profile"]) == ("false", "20M")
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"Body": {"stkCallback": {"ResultCode": 0}}},
+        {"source": "stkquery", "state": "completed", "result_code": "0"},
+    ],
+)
+def test_a_forged_paid_callback_buys_no_plan_and_no_router_access(
+    app, live_gateway, live_isp, isp_daraja, routeros, forged
+):
+    """Issue 13: with the callback URL, {"ResultCode": 0} used to activate a plan and the router account."""
+    body = pay(live_gateway, live_isp, plan="HOUR", phone="254700000007")  # this customer never pays
+    seen = requests.get(f"{isp_daraja.base_url}/simulator/requests", timeout=5).json()["requests"]
+    url = [r["json"]["CallBackURL"] for r in seen if (r.get("json") or {}).get("CallBackURL")][-1]
+    resp = requests.post(url, json=forged, timeout=10)
+    assert resp.status_code == 400, resp.text
+    [txn] = rows(app, "SELECT * FROM gateway.transactions WHERE f010 = :f", f=body["f010"])
+    assert txn["state"] == "pending"
+    assert periods(app, live_isp) == []
+    assert status(live_gateway, live_isp)["message"] == "alice: no plan paid yet"
+    assert all(a["disabled"] == "true" for a in accounts(routeros)) or accounts(routeros) == []

@@ -216,8 +216,13 @@ def test_late_callback_after_timeout_settles_and_flags(app, live_gateway, mercha
     txn = _txn(app, body["f010"])
     with app.app_context(), db.transaction() as conn:
         conn.execute(text("SELECT gateway.expire_transaction(:t, 'test: expired early')"), {"t": txn["id"]})
-    txn = _settle(app, body["f010"], states=("completed",), timeout=6)
+    deadline = time.monotonic() + 6  # the late callback is held: a late success is never settled unconfirmed
+    while "unconfirmed_callback" not in _txn(app, body["f010"])["flags"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _txn(app, body["f010"])["state"] == "timed_out"
+    txn = _settle(app, body["f010"], states=("completed",), timeout=6, run_worker=True)
     assert txn["flags"]["late_settlement"] is True and txn["flags"]["needs_review"] is True
+    assert txn["result"]["data"]["settled_by"] == "stkquery"
     hits = _webhooks(app, receiver, m, body["f010"], expect=2)
     assert [b'"status":"timed_out"' in h["body"] for h in hits] == [True, False]
 

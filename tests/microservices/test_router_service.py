@@ -285,7 +285,7 @@ def test_tls_router(client, tmp_path):
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Internal-Token": "wrong"}])
-@pytest.mark.parametrize(("method", "path"), [("POST", "/activate"), ("GET", "/healthz"), ("POST", "/nope")])
+@pytest.mark.parametrize(("method", "path"), [("POST", "/activate"), ("POST", "/accounts"), ("POST", "/nope")])
 def test_token_required(client, headers, method, path):
     response = client.open(path, method=method, json={}, headers=headers)
     assert response.status_code == 401
@@ -295,6 +295,11 @@ def test_token_required(client, headers, method, path):
 
 def test_healthz(client):
     response = client.get("/healthz", headers=HEADERS)
+    assert (response.status_code, response.get_json()["status"]) == (200, "200")
+
+
+def test_healthz_needs_no_token_so_the_dashboard_can_check_it(client):
+    response = client.get("/healthz")
     assert (response.status_code, response.get_json()["status"]) == (200, "200")
 
 

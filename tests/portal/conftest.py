@@ -3,6 +3,7 @@ and a headless Chromium driven by Playwright."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -14,7 +15,16 @@ from tests.factories import make_admin
 ROOT = Path(__file__).resolve().parents[2]
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([^"]+)"')
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+SCREENSHOTS_ENV = "MOSPAY_SCREENSHOTS_DIR"  # set by `make screenshots`; `make test` writes no file
+
+
+def screenshot(page, name: str, **options) -> None:
+    """Render a screenshot (so a page that cannot render still fails); save it only under `make screenshots`."""
+    target = os.environ.get(SCREENSHOTS_ENV)
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        options["path"] = str(Path(target) / name)
+    page.screenshot(**options)
 
 
 def csrf_token(client, path: str = "/portal/login") -> str:

@@ -1,5 +1,5 @@
 """The portal in a real browser: Playwright drives Debian's headless Chromium against the live gateway.
-Saves the screenshots shown in the README under docs/screenshots/."""
+`make screenshots` saves the screenshots shown in the README under docs/screenshots/; `make test` writes no file."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from core import db
 from demo import data as demo_data
 from tests.conftest import unique_name
 from tests.factories import make_admin
-from tests.portal.conftest import SCREENSHOTS
+from tests.portal.conftest import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,6 @@ def _no_js_errors(page) -> None:
 
 
 def test_admin_day_end_to_end(app, page, live_gateway, echo_service):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with app.app_context(), db.transaction() as conn:  # some history, so the charts have something to show
         demo_data.generate(conn, 4000, days=7)
     username, password = make_admin(app, "super_admin")
@@ -78,7 +77,7 @@ def test_admin_day_end_to_end(app, page, live_gateway, echo_service):
     page.select_option("#service", service_name)
     page.click("[data-test=assign-service]")
     page.wait_for_selector(f"text=clientfn.{app_id}_{service_name}_pay")
-    page.screenshot(path=str(SCREENSHOTS / "client.png"), full_page=True)
+    screenshot(page, "client.png", full_page=True)
 
     # A merchant pays through the API …
     f010 = "order-" + unique_name("x")
@@ -108,7 +107,7 @@ def test_admin_day_end_to_end(app, page, live_gateway, echo_service):
     timeline = page.inner_text("[data-test=timeline]")
     assert "dispatched → completed" in timeline and "Webhook" in timeline
     assert "pin-never-shown" not in page.content()
-    page.screenshot(path=str(SCREENSHOTS / "transaction-timeline.png"), full_page=True)
+    screenshot(page, "transaction-timeline.png", full_page=True)
 
     page.go_back()
     with page.expect_download() as download:
@@ -121,7 +120,7 @@ def test_admin_day_end_to_end(app, page, live_gateway, echo_service):
     page.click("[data-test=nav-dashboard]")
     page.wait_for_selector("#hourlyChart")
     page.wait_for_selector("[data-test=health-down], [data-test=health-up]")
-    page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+    screenshot(page, "dashboard.png", full_page=True)
     _no_js_errors(page)
 
     page.click("[data-test=user-menu]")
@@ -182,7 +181,7 @@ def test_phone_width(app, browser, live_gateway):
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, (path, overflow)
         page.goto("/portal/")
-        page.screenshot(path=str(SCREENSHOTS / "dashboard-phone.png"))
+        screenshot(page, "dashboard-phone.png")
         # The menu starts folded away on a phone and the ☰ button brings it back.
         sidebar_width = "document.querySelector('.sidebar').getBoundingClientRect().width"
         assert page.evaluate(sidebar_width) == 0
@@ -190,6 +189,88 @@ def test_phone_width(app, browser, live_gateway):
         assert page.evaluate(sidebar_width) > 0
         page.click("[data-test=nav-clients]")
         page.wait_for_url("**/portal/clients")
+        _no_js_errors(page)
+    finally:
+        context.close()
+
+
+TABLE_PAGES = ("/portal/", "/portal/transactions", "/portal/clients", "/portal/services", "/portal/api-logs",
+               "/portal/audit", "/portal/users")  # fmt: skip
+# The columns that must stay on screen at phone width, per page (by header text).
+MUST_SHOW_ON_PHONE = {
+    "/portal/": {"Recent transactions": ["f010", "Status", "Amount"], "Recent API calls": ["Call", "HTTP"]},
+    "/portal/transactions": {"": ["f010", "Status", "Amount"]},
+    "/portal/services": {"": ["Name (f000)", "Status"]},
+    "/portal/clients": {"": ["App ID", "Status"]},
+    "/portal/api-logs": {"": ["Call", "HTTP"]},
+    "/portal/audit": {"": ["Who", "What"]},
+    "/portal/users": {"": ["User", "Role", "Status", "Actions"]},
+}
+_MEASURE_TABLES = """() => [...document.querySelectorAll('table')].map(table => {
+    const card = table.closest('.card-body') || table.closest('.card') || document.body;
+    const scroller = table.closest('.table-responsive') || card;
+    const header = table.closest('.card') && table.closest('.card').querySelector('.card-header');
+    const cardBox = card.getBoundingClientRect();
+    return {
+        card: header ? header.innerText.trim() : '',
+        overflow: Math.max(scroller.scrollWidth - scroller.clientWidth,
+                           table.getBoundingClientRect().right - cardBox.right),
+        visible: [...table.querySelectorAll('thead th')].filter(th => {
+            const box = th.getBoundingClientRect();
+            return getComputedStyle(th).display !== 'none' && box.width > 20 && box.right <= cardBox.right + 1;
+        }).map(th => th.innerText.trim()),
+    };
+})"""
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_tables_stay_inside_their_cards(app, browser, live_gateway, width):
+    with app.app_context(), db.transaction() as conn:  # rows with long values, so the tables have something to fit
+        demo_data.generate(conn, 200, days=1)
+    for _ in range(3):  # API calls with long paths, as a merchant's status polls make
+        requests.get(f"{live_gateway.url}/api/v1/transactions/{'order' * 12}", timeout=5,
+                     headers={"App-ID": "demo"}, auth=("nobody", "wrong"))  # fmt: skip
+    context = browser.new_context(base_url=live_gateway.url, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        username, password = make_admin(app, "super_admin")
+        _sign_in(page, username, password)
+        for path in TABLE_PAGES:
+            page.goto(path)
+            tables = page.evaluate(_MEASURE_TABLES)
+            assert tables, path
+            for table in tables:
+                assert table["overflow"] <= 1, (width, path, table)
+            if width < 576:
+                for card, columns in MUST_SHOW_ON_PHONE.get(path, {}).items():
+                    shown = [t["visible"] for t in tables if t["card"].startswith(card)]
+                    assert shown and all(c in shown[0] for c in columns), (path, card, shown)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_usage_month_in_the_browser(app, browser, live_gateway, width):
+    """The usage page draws its chart, fits the screen and picks another month through its form."""
+    with app.app_context(), db.transaction() as conn:
+        demo_data.generate(conn, 50, days=1)
+    context = browser.new_context(base_url=live_gateway.url, viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.js_errors = []
+    page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+    try:
+        username, password = make_admin(app, "viewer")
+        _sign_in(page, username, password)
+        page.goto("/portal/clients/demoshop/usage")
+        assert int(page.inner_text("[data-test=usage-transactions]").replace(",", "")) > 0
+        assert page.evaluate("document.getElementById('usageChart').getBoundingClientRect().height") > 50
+        assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+        for table in page.evaluate(_MEASURE_TABLES):
+            assert table["overflow"] <= 1, (width, table)
+        page.fill("#u-month", "2001-02")
+        page.click("[data-test=usage-show]")
+        page.wait_for_url("**/usage?month=2001-02")
+        assert page.inner_text("[data-test=usage-transactions]") == "0"
         _no_js_errors(page)
     finally:
         context.close()

@@ -13,10 +13,11 @@ from tests.factories import echo_setup
 
 MISMATCH = """
 SELECT count(*) FROM (
-    SELECT date_trunc('hour', created_at, 'UTC') AS hour, client_id, state, count(*) AS n, sum(amount) AS amount
-      FROM gateway.transactions GROUP BY 1, 2, 3) t
+    SELECT date_trunc('hour', created_at, 'UTC') AS hour, client_id, service, state, count(*) AS n,
+           sum(amount) AS amount
+      FROM gateway.transactions GROUP BY 1, 2, 3, 4) t
 FULL JOIN (SELECT * FROM gateway.transaction_stats_hourly WHERE txn_count <> 0) s
-       ON s.hour = t.hour AND s.client_id = t.client_id AND s.state = t.state
+       ON s.hour = t.hour AND s.client_id = t.client_id AND s.service = t.service AND s.state = t.state
 WHERE s.txn_count IS DISTINCT FROM t.n OR coalesce(s.amount_sum, 0) <> coalesce(t.amount, 0)
 """
 

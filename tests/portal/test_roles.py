@@ -15,7 +15,12 @@ ARGS = {
     "outbox_id": 1,
     "user_id": 1,
     "public_id": "00000000-0000-0000-0000-000000000000",
+    "fn": "someclient_someservice_pay",
 }
+# POSTs that only read (they run in rolled-back transactions): every role may use them.
+READ_ONLY_POSTS = frozenset(
+    {"portal_function_editor.dry_run", "portal_function_editor.shadow", "portal_function_editor.run_tests"}
+)
 
 
 def _write_urls(app, prefix: str = "portal_") -> list[str]:
@@ -26,7 +31,7 @@ def _write_urls(app, prefix: str = "portal_") -> list[str]:
         for rule in app.url_map.iter_rules():
             if not rule.endpoint.startswith(prefix) or rule.endpoint.startswith(OWN_ACCOUNT):
                 continue
-            if "POST" in rule.methods:
+            if "POST" in rule.methods and rule.endpoint not in READ_ONLY_POSTS:
                 urls.append(url_for(rule.endpoint, **{a: ARGS[a] for a in rule.arguments}))
     return sorted(set(urls))
 
@@ -65,3 +70,13 @@ def test_menu_and_buttons_follow_the_role(viewer_client, super_client):
     assert 'data-test="nav-users"' not in viewer_page
     super_page = super_client.get("/portal/clients").get_data(as_text=True)
     assert 'data-test="new-client"' in super_page and 'data-test="nav-users"' in super_page
+
+
+def test_read_only_posts_are_open_to_viewers(app, viewer_client):
+    token = csrf_token(viewer_client, "/portal/")
+    with app.test_request_context():
+        from flask import url_for
+
+        urls = [url_for(endpoint, fn=ARGS["fn"]) for endpoint in sorted(READ_ONLY_POSTS)]
+    for url in urls:  # no such function: 404, not 403
+        assert viewer_client.post(url, data={"csrf_token": token}).status_code == 404, url

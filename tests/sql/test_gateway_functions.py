@@ -137,7 +137,7 @@ def test_dba_edit_is_used_and_kept_on_regeneration(app, client, echo):
         )
     assert report[fn] == "kept_edit"
     assert state == "edited"
-    assert origins == ["generated", "dba_edit"]
+    assert origins == ["generated", "psql"]  # recorded when the edit was made, not at regeneration
     again = client.post(
         "/api/v1/payment/process", json=merchant.fields(service["name"], "pay"), headers=merchant.headers()
     )

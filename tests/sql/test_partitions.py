@@ -87,7 +87,7 @@ def test_worker_job_keeps_the_months_ahead(app):
 
 
 def test_downgrade_and_upgrade_keep_the_rows(database_url):
-    """0020 down to 0004 and back, on a scratch database of the same cluster, with a log row kept across."""
+    """0020 down to 0050 and back, on a scratch database of the same cluster, with a log row kept across."""
     from alembic import command
 
     from core import schema
@@ -102,7 +102,7 @@ def test_downgrade_and_upgrade_keep_the_rows(database_url):
         engine = create_engine(url)
         with engine.begin() as conn:
             conn.execute(text("INSERT INTO gateway.api_logs (method, path, http_status) VALUES ('GET', '/kept', 200)"))
-        command.downgrade(schema.alembic_config(url), "0004")
+        command.downgrade(schema.alembic_config(url), "0050")
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM gateway.api_logs WHERE path = '/kept'")).scalar_one() == 1
             assert conn.execute(text("SELECT to_regclass('gateway.rate_counters')")).scalar_one() is None

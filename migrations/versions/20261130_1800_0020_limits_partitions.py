@@ -2,8 +2,8 @@
 call_attempts.
 
 Revision ID: 0020
-Revises: 0004
-Create Date: 2026-11-30 16:00
+Revises: 0050
+Create Date: 2026-11-30 18:00
 """
 
 from pathlib import Path
@@ -11,7 +11,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0020"
-down_revision = "0004"
+down_revision = "0050"
 branch_labels = None
 depends_on = None
 

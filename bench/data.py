@@ -1,0 +1,48 @@
+"""Item 3's load: 1,000,000 transactions and 5,000,000 API log rows already in the database, so the gateway rows
+can be repeated against a full database. Transactions come from the demo-data generator (generate_series);
+the API log is topped up to its target with one more generate_series INSERT."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask
+from sqlalchemy import text
+
+from core import db
+from demo import data as demo_data
+
+_API_LOGS = """
+INSERT INTO gateway.api_logs (client_id, app_id, method, path, http_status, latency_ms, remote_addr, request_body,
+                              response_body, created_at)
+SELECT c.id, c.app_id, 'POST', '/api/v1/payment/process', CASE WHEN i % 20 = 0 THEN 400 ELSE 200 END,
+       20 + i % 900, '127.0.0.1',
+       '{"f000":"demobills","f002":"pay","f003":"' || c.app_id || '","f004":"100","f010":"log-' || i || '"}',
+       '{"status":"200","action":"OUTPUT","message":"success"}',
+       now() - (i % 2592000) * interval '1 second'
+FROM generate_series(1, :n) AS i
+CROSS JOIN LATERAL (SELECT id, app_id FROM gateway.clients WHERE app_id = 'demoshop') c
+"""
+
+
+def preload(app: Flask, transactions: int, api_logs: int) -> dict:
+    """Insert the rows and ANALYZE; returns what was inserted and how long it took."""
+    started = time.monotonic()
+    with app.app_context():
+        with db.transaction() as conn:
+            made = demo_data.generate(conn, transactions, 30)
+        with db.transaction() as conn:
+            have = conn.execute(text("SELECT count(*) FROM gateway.api_logs")).scalar_one()
+            extra = max(0, api_logs - have)
+            if extra:
+                conn.execute(text(_API_LOGS), {"n": extra})
+        with db.transaction() as conn:
+            demo_data.analyze(conn)
+            total_logs = conn.execute(text("SELECT count(*) FROM gateway.api_logs")).scalar_one()
+            total_txns = conn.execute(text("SELECT count(*) FROM gateway.transactions")).scalar_one()
+    return {
+        "transactions": total_txns,
+        "api_logs": total_logs,
+        "generated_transactions": made["transactions"],
+        "seconds": round(time.monotonic() - started, 1),
+    }

@@ -1,0 +1,112 @@
+"""A results file as Markdown tables, for docs/performance.md: python -m bench.report [bench/results/latest.json]"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+DEFAULT = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def _rows(result: dict) -> list[str]:
+    out = ["| row | c | req/s | p50 ms | p99 ms | non-2xx/errors | load |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        name = r["row"] + (" (1M txns, 5M logs)" if r.get("data") else "")
+        rate = f"{r['rate']:,.0f}" + (" pairs/s" if r["kind"] == "pgbench" else "")
+        out.append(
+            f"| {name} | {r['concurrency']} | {rate} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} "
+            f"| {r.get('load_1m', '')} |"
+        )
+    return out
+
+
+def _stk(result: dict) -> list[str]:
+    out = [
+        "| STK row | c | pushes/s | pushed | completed | not final | settled after |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in result["rows"]:
+        if "settled" in r:
+            s = r["settled"]
+            name = "STK push" + (" (full db)" if r.get("data") else "")
+            out.append(
+                f"| {name} | {r['concurrency']} | {r['rate']:.1f} | {s['pushed']} | {s['completed']} "
+                f"| {s['not_final']} | {s['settle_s']} s |"
+            )
+    return out
+
+
+def _ratios(result: dict) -> list[str]:
+    out = ["| gateway row | c | gateway/(b) | gateway/(a) | p50 added over (b) |", "|---|---:|---:|---:|---:|"]
+    for r in result["ratios"]:
+        out.append(
+            f"| {r['row']} | {r['concurrency']} | {r['vs_bare']:.2f} | {r['vs_pgbench']:.3f} "
+            f"| {r['added_p50_ms']:.1f} ms |"
+        )
+    for r in result.get("full_vs_empty", []):
+        out.append(f"| {r['row']}, full/empty | {r['concurrency']} | {r['ratio']:.2f} (full db / empty db) | | |")
+    return out
+
+
+def _round_trips(result: dict) -> list[str]:
+    out = ["| request | round trips | statements per request |", "|---|---:|---|"]
+    for kind, data in result.get("round_trips", {}).items():
+        parts = ", ".join(f"{s['per_request']:g}× `{s['statement'][:38].strip()}`" for s in data["statements"])
+        out.append(f"| {kind} | {data['round_trips']:g} | {parts} |")
+    return out
+
+
+def _profile(result: dict) -> list[str]:
+    found = [r for r in result["rows"] if "profile" in r]
+    if not found:
+        return []
+    p = found[0]["profile"]
+    out = [
+        f"py-spy, one gateway worker, {p['samples']} samples ({p['idle_samples']} idle):",
+        "",
+        "| where a busy worker thread is | share |",
+        "|---|---:|",
+    ]
+    out += [f"| {label} | {share:.0%} |" for label, share in p["busy"].items()]
+    out += ["", "| our function (inclusive) | share of samples |", "|---|---:|"]
+    out += [f"| `{f['frame']}` | {f['share']:.0%} |" for f in p["inclusive"][:12]]
+    return out
+
+
+def render(result: dict) -> str:
+    settings = result["settings"]
+    g = settings["gunicorn"]
+    machine = result["machine"]
+    loads = "; ".join(
+        f"{label} {', '.join(f'{x:.1f}' for x in machine[key])}"
+        for label, key in (("at the start", "load_start"), ("when the rows ended", "load_end"))
+        if key in machine
+    )
+    head = (
+        f"Run {'started ' + result['started'] + ', ' if result.get('started') else ''}gateway rows ended "
+        f"{result['when']}, on {machine['cpus']} CPUs (load average {loads}); gunicorn {g['worker_class']} "
+        f"workers={g['workers']} threads={g['threads']}; {settings['seconds_per_row']} s per row; rate limit "
+        f"{settings['rate_limit']}; PostgreSQL {settings['postgres']}."
+    )
+    parts = [head, "", *_rows(result), "", *_stk(result), "", *_ratios(result), "", *_round_trips(result)]
+    if result.get("loaded"):
+        loaded = result["loaded"]
+        parts += [
+            "",
+            f"Loaded before the full-db rows: {loaded['transactions']:,} transactions, "
+            f"{loaded['api_logs']:,} API log rows, in {loaded['seconds']} s.",
+        ]
+    profile = _profile(result)
+    if profile:
+        parts += ["", *profile]
+    return "\n".join(parts) + "\n"
+
+
+def main() -> None:
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+    sys.stdout.write(render(json.loads(path.read_text())))
+
+
+if __name__ == "__main__":
+    main()

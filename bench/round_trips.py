@@ -1,0 +1,43 @@
+"""The round-trip budget of one request, measured where it is spent: pg_stat_statements (top-level statements,
+utility commands included, so BEGIN, COMMIT and the pool's pre-ping count too) over N sequential requests of a
+kind, divided by N. Each top-level statement from psycopg2 is one client-server round trip."""
+
+from __future__ import annotations
+
+import requests
+from sqlalchemy import create_engine, text
+
+
+def enable(database_url: str) -> None:
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+def count(database_url: str, url: str, path: str, body: dict, headers: dict, prefix: str, n: int = 20) -> dict:
+    """Statements per request for n requests sent one after another (nothing else may use the database);
+    __F010__ in the body becomes prefix + i, so every payment is new."""
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT public.pg_stat_statements_reset()"))
+            with requests.Session() as session:
+                for i in range(n):
+                    this = {**body, "f010": body["f010"].replace("__F010__", f"{prefix}{i}")}
+                    resp = session.post(url + path, json=this, headers=headers, timeout=10)
+                    if resp.status_code >= 300:
+                        raise RuntimeError(f"round-trip probe: HTTP {resp.status_code} {resp.text[:200]}")
+            rows = conn.execute(
+                text(
+                    "SELECT regexp_replace(query, '\\s+', ' ', 'g') AS query, calls FROM public.pg_stat_statements "
+                    "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                    "AND query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC, query"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    statements = [{"statement": q[:90], "per_request": round(calls / n, 2)} for q, calls in rows]
+    return {"requests": n, "round_trips": round(sum(s["per_request"] for s in statements), 2), "statements": statements}

@@ -1,0 +1,365 @@
+"""`make bench`: the gateway under load beside its two ceilings, at concurrency 8 and 32, in one run.
+
+Rows (same load tool, same gunicorn.conf.py worker settings, a fresh f010 per request):
+  gateway  POST /api/v1/payment/process, Basic + App-ID      → http service → loopback sink
+  gateway  the same with a Bearer token
+  gateway  POST /api/v1/payment/status (Basic + App-ID)
+  gateway  STK push → M-Pesa adapter → Daraja simulator; callbacks (and their confirming queries) must settle
+  (b)      bare pipeline: request function, the same HTTP call, response function, nothing else (gunicorn)
+  (a)      pgbench over the same request + response function pair
+Prints req/s, p50, p99 per row and the ratios gateway/(b) and gateway/(a); writes bench/results/latest.json.
+
+    .venv/bin/python -m bench.run [--seconds 10] [--with-data] [--portal] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+
+from bench import load, profile, round_trips, seed
+from bench.stack import BENCH_RATE_LIMIT, ROOT, Stack, gunicorn_settings
+
+RESULTS = ROOT / "bench" / "results"
+CONCURRENCY = (8, 32)
+STK_PHONE = "254708374149"  # the simulator's success number
+FINAL = {"completed", "failed", "timed_out"}
+
+
+def _bodies(m: seed.Merchant, status_f010: str) -> dict[str, dict]:
+    pay = {"f000": seed.HTTP_SERVICE, "f002": "pay", "f003": m.app_id, "f004": "100", "f010": "__F010__"}
+    stk = {
+        "f000": seed.MPESA_SERVICE,
+        "f002": "stkpush",
+        "f003": m.app_id,
+        "f004": "10",
+        "f005": STK_PHONE,
+        "f006": "INV1",
+        "f010": "__F010__",
+    }
+    return {
+        "basic": pay,
+        "bearer": pay,
+        "status": {"f003": m.app_id, "f010": status_f010},
+        "stk": stk,
+        "bare": pay,
+    }
+
+
+def _first_payment(url: str, m: seed.Merchant) -> str:
+    """One request before the load: proves the path works and gives the status rows an f010 to look up."""
+    f010 = "bench-first-" + secrets.token_hex(4)
+    body = {"f000": seed.HTTP_SERVICE, "f002": "pay", "f003": m.app_id, "f004": "100", "f010": f010}
+    resp = requests.post(
+        f"{url}/api/v1/payment/process", json=body, headers={"Authorization": m.basic, "App-ID": m.app_id}, timeout=10
+    )
+    if resp.status_code != 200:
+        raise RuntimeError(f"the first payment failed: HTTP {resp.status_code} {resp.text[:300]}")
+    return f010
+
+
+def _bearer(url: str, m: seed.Merchant) -> str:
+    resp = requests.post(f"{url}/api/v1/auth/token", headers={"Authorization": m.basic, "App-ID": m.app_id}, timeout=10)
+    resp.raise_for_status()
+    return "Bearer " + resp.json()["token"]
+
+
+def _settle(database_url: str, prefix: str, timeout_s: float) -> dict:
+    """Wait until every STK push of a row reached a final state (callback applied, query confirmed)."""
+    started = time.monotonic()
+    while True:
+        counts = seed.states(database_url, prefix)
+        open_rows = sum(n for state, n in counts.items() if state not in FINAL)
+        if not open_rows or time.monotonic() - started > timeout_s:
+            return {
+                "pushed": sum(counts.values()),
+                "completed": counts.get("completed", 0),
+                "not_final": open_rows,
+                "states": counts,
+                "settle_s": round(time.monotonic() - started, 1),
+            }
+        time.sleep(0.5)
+
+
+class Bench:
+    """One run: the stack, the merchant, and the rows measured so far."""
+
+    def __init__(self, stack: Stack, merchant: seed.Merchant, args: argparse.Namespace, run_id: str) -> None:
+        self.stack, self.m, self.args, self.run_id = stack, merchant, args, run_id
+        self.bodies = _bodies(merchant, _first_payment(stack.urls["gateway"], merchant))
+        self.auth = {
+            "basic": (merchant.basic, merchant.app_id),
+            "bearer": (_bearer(stack.urls["gateway"], merchant), ""),
+            "status": (merchant.basic, merchant.app_id),
+            "stk": (merchant.basic, merchant.app_id),
+        }
+        self.paths = {
+            "basic": "/api/v1/payment/process",
+            "bearer": "/api/v1/payment/process",
+            "status": "/api/v1/payment/status",
+            "stk": "/api/v1/payment/process",
+        }
+
+    def gateway_row(self, kind: str, c: int, tag: str = "") -> dict:
+        prefix = f"{kind}{c}{tag}-{self.run_id}"
+        auth, app_id = self.auth[kind]
+        profiler = raw = None
+        if self.args.profile and kind == "basic" and c == CONCURRENCY[0] and not tag:
+            raw = RESULTS / "profile-basic-c8.txt"
+            pid = self.stack.gateway_worker_pids()[0]
+            profiler = profile.start(pid, self.args.seconds, raw)
+            if profiler is None:
+                print("  no profile: py-spy not found (pip install py-spy, or set PYSPY=/path/to/py-spy)")
+        figures = load.run_wrk(
+            self.stack.urls["gateway"],
+            self.paths[kind],
+            json.dumps(self.bodies[kind]),
+            c,
+            self.args.seconds,
+            prefix,
+            auth,
+            app_id,
+        )
+        row = {"row": f"gateway {kind}", "kind": kind, "concurrency": c, **figures.as_dict(), "load_1m": _load()}
+        if kind == "stk":
+            row["settled"] = _settle(self.stack.database_url, prefix, self.args.settle_timeout)
+        if profiler is not None and raw is not None:
+            profiler.wait(self.args.seconds + 30)
+            if raw.exists():
+                row["profile"] = profile.summarise(raw)
+        return row
+
+    def round_trips(self) -> dict:
+        """Statements (= round trips) per request of each synchronous kind, from pg_stat_statements."""
+        out = {}
+        for kind in ("basic", "bearer", "status"):
+            auth, app_id = self.auth[kind]
+            headers = {"Authorization": auth, **({"App-ID": app_id} if app_id else {})}
+            out[kind] = round_trips.count(
+                self.stack.database_url,
+                self.stack.urls["gateway"],
+                self.paths[kind],
+                self.bodies[kind],
+                headers,
+                f"rt{kind}-{self.run_id}-",
+            )
+        return out
+
+    def bare_row(self, c: int) -> dict:
+        figures = load.run_wrk(
+            self.stack.urls["bare"], "/bare", json.dumps(self.bodies["bare"]), c, self.args.seconds, f"bare{c}-"
+        )
+        return {"row": "(b) bare pipeline", "kind": "bare", "concurrency": c, **figures.as_dict(), "load_1m": _load()}
+
+    def pgbench_row(self, c: int) -> dict:
+        script = load.pair_script(self.m.request_fn, self.m.response_fn, self.bodies["bare"], {"message": "sink ok"})
+        figures = load.run_pgbench(self.stack.database_url, script, c, self.args.seconds)
+        return {"row": "(a) pgbench pair", "kind": "pgbench", "concurrency": c, **figures.as_dict(), "load_1m": _load()}
+
+
+def _load() -> float:
+    # The machine's 1-minute load average when a row ends: on a shared machine, the context of its figures.
+    return round(os.getloadavg()[0], 1)
+
+
+def ratios(rows: list[dict]) -> list[dict]:
+    """gateway/(b) and gateway/(a) in throughput, and the p50 the gateway adds over (b), per gateway row."""
+    ceiling = {(r["kind"], r["concurrency"]): r for r in rows if r["kind"] in ("bare", "pgbench")}
+    out = []
+    for r in rows:
+        if not r["row"].startswith("gateway") or r.get("data"):
+            continue
+        bare, pgb = ceiling.get(("bare", r["concurrency"])), ceiling.get(("pgbench", r["concurrency"]))
+        out.append(
+            {
+                "row": r["row"],
+                "concurrency": r["concurrency"],
+                "vs_bare": round(r["rate"] / bare["rate"], 3) if bare and bare["rate"] else None,
+                "vs_pgbench": round(r["rate"] / pgb["rate"], 4) if pgb and pgb["rate"] else None,
+                "added_p50_ms": round(r["p50_ms"] - bare["p50_ms"], 2) if bare else None,
+            }
+        )
+    return out
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"\n{'row':<32}{'c':>4}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'load':>7}")
+    for r in rows:
+        name = r["row"] + (" (full db)" if r.get("data") else "")
+        unit = " pairs" if r["kind"] == "pgbench" else ""
+        print(
+            f"{name:<32}{r['concurrency']:>4}{r['rate']:>11,.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
+            f"{r['errors']:>8}{r.get('load_1m', 0):>7.1f}{unit}"
+        )
+        if "settled" in r:
+            s = r["settled"]
+            print(
+                f"{'':<6}STK: {s['pushed']} pushed, {s['completed']} completed, {s['not_final']} not final "
+                f"{s['settle_s']} s after the load"
+            )
+
+
+def print_round_trips(budget: dict) -> None:
+    print("\nround trips per request (pg_stat_statements, top-level statements incl. BEGIN/COMMIT/pings):")
+    for kind, data in budget.items():
+        parts = ", ".join(f"{s['per_request']:g}× {s['statement'][:40]}" for s in data["statements"])
+        print(f"  {kind:<7}{data['round_trips']:>5g}  {parts}")
+
+
+def print_ratios(items: list[dict]) -> None:
+    print(f"\n{'ratio':<32}{'c':>4}{'gw/(b)':>9}{'gw/(a)':>9}{'+p50 ms':>9}")
+    for r in items:
+        print(
+            f"{r['row']:<32}{r['concurrency']:>4}{r['vs_bare'] or 0:>9.2f}{r['vs_pgbench'] or 0:>9.3f}"
+            f"{r['added_p50_ms'] or 0:>9.1f}"
+        )
+
+
+def _portal(database_url: str | None) -> dict:
+    """The portal benchmark (scripts/bench_portal.py), on the loaded database when there is one."""
+    args = [sys.executable, str(ROOT / "scripts" / "bench_portal.py")]
+    env = dict(os.environ)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+        args += ["--transactions", "0"]
+    out = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    print(out.stdout + out.stderr, end="")
+    return {"returncode": out.returncode, "output": out.stdout.splitlines()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each row")
+    parser.add_argument("--with-data", action="store_true", help="repeat the gateway rows with 1M/5M rows loaded")
+    parser.add_argument("--transactions", type=int, default=1_000_000)
+    parser.add_argument("--api-logs", type=int, default=5_000_000)
+    parser.add_argument("--portal", action="store_true", help="then run the portal benchmark (scripts/bench_portal.py)")
+    parser.add_argument("--profile", action="store_true", help="py-spy one gateway worker during the Basic c8 row")
+    parser.add_argument("--fsync", action="store_true", help="PostgreSQL with fsync on (default off, as make run)")
+    parser.add_argument("--settle-timeout", type=float, default=120.0)
+    parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    started_at, load_start = datetime.now(UTC).isoformat(timespec="seconds"), os.getloadavg()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    run_id = secrets.token_hex(3)
+    rows: list[dict] = []
+    result: dict = {}
+    with ExitStack() as exits:
+        log_dir = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="bench-logs-")))
+        stack = Stack(exits, log_dir)
+        stack.database(fsync=args.fsync)
+        env = stack.gateway_env()
+        merchant = seed.seed(env, stack.urls["sink"], stack.urls["mpesa"], stack.urls["daraja"])
+        round_trips.enable(stack.database_url)
+        stack.start_services()
+        stack.start_gateway()
+        stack.start_bare(merchant.request_fn, merchant.response_fn)
+        workers = gunicorn_settings()
+        print(
+            f"gateway: gunicorn {workers['worker_class']} workers={workers['workers']} threads={workers['threads']}, "
+            f"GATEWAY_ENV=production, rate limit raised to {BENCH_RATE_LIMIT} (default 600/minute per App-ID); "
+            f"PostgreSQL fsync {'on' if args.fsync else 'off (as make run)'}; {os.cpu_count()} CPUs, load average "
+            f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; {args.seconds} s per row, wrk -t2",
+            flush=True,
+        )
+        bench = Bench(stack, merchant, args, run_id)
+        load.run_wrk(  # warm-up, not recorded: both workers open their pool connections
+            stack.urls["gateway"],
+            bench.paths["basic"],
+            json.dumps(bench.bodies["basic"]),
+            8,
+            2,
+            f"warm-{run_id}",
+            *bench.auth["basic"],
+        )
+        budget = bench.round_trips()  # before the worker starts: nothing else may touch the database
+        print_round_trips(budget)
+        stack.start_worker()
+        for c in CONCURRENCY:
+            # Ceilings first, then the Basic row right after (b): on a shared machine, neighbours in time compare best.
+            rows.append(bench.pgbench_row(c))
+            rows.append(bench.bare_row(c))
+            print(
+                f"  measured ceilings c={c}: (a) {rows[-2]['rate']:,.0f} pairs/s, (b) {rows[-1]['rate']:,.0f} req/s",
+                flush=True,
+            )
+            for kind in ("basic", "bearer", "status", "stk"):
+                rows.append(bench.gateway_row(kind, c))
+                print(f"  measured gateway {kind} c={c}: {rows[-1]['rate']:,.0f} req/s", flush=True)
+        loaded = None
+        if args.with_data:
+            print(f"loading {args.transactions:,} transactions and {args.api_logs:,} API log rows…", flush=True)
+            app = seed.seed_app(env)
+            from bench.data import preload
+
+            loaded = preload(app, args.transactions, args.api_logs)
+            app.extensions["db_engine"].dispose()
+            print(f"  loaded in {loaded['seconds']} s", flush=True)
+            for c in CONCURRENCY:
+                for kind in ("basic", "bearer", "status", "stk"):
+                    rows.append({**bench.gateway_row(kind, c, "f"), "data": True})
+        result = {
+            "started": started_at,
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),  # when the gateway rows ended
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "load_start": load_start,
+                "load_end": os.getloadavg(),
+            },
+            "settings": {
+                "gunicorn": workers,
+                "rate_limit": BENCH_RATE_LIMIT,
+                "seconds_per_row": args.seconds,
+                "wrk_threads": 2,
+                "postgres": f"testing.postgresql, fsync {'on' if args.fsync else 'off (as make run)'}",
+            },
+            "round_trips": budget,
+            "rows": rows,
+            "ratios": ratios(rows),
+            "loaded": loaded,
+        }
+        if loaded:
+            gateway_rows = [r for r in rows if r["row"].startswith("gateway") and not r.get("data")]
+            empty = {(r["kind"], r["concurrency"]): r for r in gateway_rows}
+            result["full_vs_empty"] = [
+                {
+                    "row": r["row"],
+                    "concurrency": r["concurrency"],
+                    "ratio": round(r["rate"] / empty[(r["kind"], r["concurrency"])]["rate"], 3),
+                }
+                for r in rows
+                if r.get("data")
+            ]
+        if args.portal:
+            stack.stop_all()
+            result["portal"] = _portal(stack.database_url if loaded else None)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    print_table(rows)
+    print_ratios(result["ratios"])
+    for item in result.get("full_vs_empty", []):
+        print(f"full/empty {item['row']:<24} c={item['concurrency']:<3} {item['ratio']:.2f}")
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(
+        f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out} "
+        f"({result['seconds']} s in all)"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+-- Last in the library: what the gateway's role (mospay_gateway) may do. It reads and writes the gateway and
+-- billing tables and runs their functions, but owns none of them, so it cannot alter or drop them; in the
+-- client-function schema (clientfn) it creates, replaces and owns the generated functions.
+DO $$
+DECLARE
+    f record;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mospay_gateway') THEN
+        RETURN;
+    END IF;
+    GRANT USAGE ON SCHEMA gateway, billing TO mospay_gateway;
+    GRANT USAGE, CREATE ON SCHEMA clientfn TO mospay_gateway;
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA gateway, billing TO mospay_gateway;
+    GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA gateway, billing TO mospay_gateway;
+    GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA gateway, billing TO mospay_gateway;
+    -- Functions made by the owner before this role existed (or by hand in psql) move to the role, so the
+    -- function builder can replace them.
+    FOR f IN SELECT p.oid::regprocedure AS sig FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'clientfn' AND p.proowner <> 'mospay_gateway'::regrole
+    LOOP
+        EXECUTE format('ALTER FUNCTION %s OWNER TO mospay_gateway', f.sig);
+    END LOOP;
+END $$;

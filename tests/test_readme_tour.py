@@ -1,0 +1,119 @@
+"""The README's curl tour, run as written: its ```sh blocks, in order, in one bash, against a fresh instance
+started by `make run`'s supervisor on free ports. Only the addresses and the admin password are filled in."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from core import schema as schema_setup
+from tests.test_run_all import PORT_VARS, _free_ports
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+PASSWORD_PLACEHOLDER = "<the password make run printed>"
+pytestmark = pytest.mark.slow
+
+
+def tour_script() -> str:
+    """The ```sh blocks from the tour heading up to the Errors section."""
+    readme = README.read_text()
+    section = readme[readme.index("## A tour in curl") : readme.index("\n## Errors")]
+    blocks = re.findall(r"^```sh\n(.*?)^```", section, flags=re.MULTILINE | re.DOTALL)
+    assert len(blocks) >= 3, "the tour, M-Pesa and ISP blocks"
+    return "\n".join(blocks)
+
+
+@pytest.fixture
+def fresh_database(database_url):
+    """A database of its own (the tour creates the client `acme`), migrated, dropped afterwards."""
+    name = f"tour_{secrets.token_hex(4)}"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        schema_setup.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def instance(fresh_database):
+    ports = dict(zip(PORT_VARS, map(str, _free_ports(len(PORT_VARS))), strict=True))
+    password = secrets.token_urlsafe(12)
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_URL")}
+    env.update(ports, DATABASE_URL=fresh_database, ADMIN_USERNAME="admin", ADMIN_PASSWORD=password)
+    env["PYTHONUNBUFFERED"] = "1"
+    proc = subprocess.Popen(
+        [sys.executable, "scripts/run_all.py"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert ready.wait(90), "".join(lines)[-3000:]
+        yield ports, password, lines
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.timeout(300)
+def test_the_readme_tour_runs_as_written(instance):
+    ports, password, lines = instance
+    script = tour_script()
+    for placeholder in ("http://127.0.0.1:5000", "127.0.0.1:5103", "127.0.0.1:5201", '"port":18728'):
+        assert placeholder in script, f"the tour no longer uses {placeholder}: update this test's substitutions"
+    assert PASSWORD_PLACEHOLDER in script
+    script = (
+        script.replace("http://127.0.0.1:5000", f"http://127.0.0.1:{ports['PORT']}")
+        .replace("127.0.0.1:5103", f"127.0.0.1:{ports['ECHO_SERVICE_PORT']}")
+        .replace("127.0.0.1:5201", f"127.0.0.1:{ports['DARAJA_SIM_PORT']}")
+        .replace('"port":18728', f'"port":{ports["ROUTEROS_SIM_PORT"]}')
+        .replace(PASSWORD_PLACEHOLDER, password)
+    )
+    # Any HTTP error stops the tour (curl -s alone would print it and go on); a loop's curl may not fail it.
+    prelude = 'set -e\ncurl() { command curl --fail-with-body "$@"; }\n'
+    run = subprocess.run(
+        ["bash", "-c", prelude + script], capture_output=True, text=True, timeout=240, cwd=ROOT, check=False
+    )
+    out = run.stdout
+    assert run.returncode == 0, f"{out[-3000:]}\n{run.stderr[-3000:]}\n{''.join(lines)[-3000:]}"
+    answers = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert any(a.get("message") == "echo pay ok" and a.get("action") == "OUTPUT" for a in answers), out
+    status_answers = [a for a in answers if a.get("f010") == "order-1001" and a.get("status") == "completed"]
+    assert len(status_answers) == 2, out  # both status forms
+    mpesa = [a for a in answers if a.get("f010") == "mp-1"]
+    assert mpesa and mpesa[-1]["status"] == "completed" and mpesa[-1]["receipt"], out
+    assert answers[-1]["data"]["summary"].startswith("active until"), out  # the plan is active on the router

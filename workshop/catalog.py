@@ -1,0 +1,190 @@
+"""Client functions as the workshop sees them: which route each belongs to, its ABI, its versions and diffs."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from core.errors import InvalidField, NotFound
+from gateway import function_builder
+
+FN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# Argument types and result of each ABI, as pg_proc prints them (oidvectortypes, pg_get_function_result).
+ABI_ARGS = {"request": "text, json", "response": "text, json, integer, json", "callback": "text, json, json"}
+ABI_RESULT = "TABLE(results json)"
+
+_ROUTE_SQL = """
+SELECT fr.id AS registry_id, fr.client_id, c.app_id, s.name AS service, sr.route, fr.request_fn, fr.response_fn,
+       fr.callback_fn, fr.state, fr.template_kind
+  FROM gateway.function_registry fr
+  JOIN gateway.clients c ON c.id = fr.client_id
+  JOIN gateway.services s ON s.id = fr.service_id
+  JOIN gateway.service_routes sr ON sr.id = fr.route_id
+"""
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """One client function and the route it serves."""
+
+    name: str
+    abi: str
+    registry_id: int
+    client_id: int
+    app_id: str
+    service: str
+    route: str
+    request_fn: str
+    response_fn: str
+    callback_fn: str | None
+
+
+def resolve(conn: Connection, name: str) -> FunctionRef:
+    """The registered function called `name` (as in pg_proc).
+
+    :raise NotFound: no route of any client has a function of that name.
+    """
+    if not FN_NAME.match(name or ""):
+        raise NotFound(f"no client function is called {name!r}")
+    row = (
+        conn.execute(
+            text(
+                _ROUTE_SQL + " WHERE fr.fn_schema = :schema AND fr.request_fn IN (:n, "
+                "regexp_replace(:n, '^(response|callback)_', '')) AND :n IN (fr.request_fn, fr.response_fn, "
+                "fr.callback_fn) LIMIT 1"
+            ),
+            {"n": name, "schema": function_builder.FN_SCHEMA},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"no client function is called {name!r}; list them with GET /api/v1/admin/functions")
+    abi = "request" if name == row["request_fn"] else ("response" if name == row["response_fn"] else "callback")
+    return FunctionRef(
+        name=name,
+        abi=abi,
+        **{k: row[k] for k in ("registry_id", "client_id", "app_id", "service", "route")},
+        request_fn=row["request_fn"],
+        response_fn=row["response_fn"],
+        callback_fn=row["callback_fn"],
+    )
+
+
+def list_functions(conn: Connection, app_id: str | None = None) -> list[dict]:
+    """Every existing client function (optionally of one client) with its latest version and edited flag."""
+    rows = conn.execute(
+        text(
+            """
+            SELECT f.name, f.abi, lv.version, lv.origin, c.app_id, s.name AS service, sr.route
+              FROM gateway.function_registry fr
+              JOIN gateway.clients c ON c.id = fr.client_id
+              JOIN gateway.services s ON s.id = fr.service_id
+              JOIN gateway.service_routes sr ON sr.id = fr.route_id
+             CROSS JOIN LATERAL (VALUES (1, 'request', fr.request_fn), (2, 'response', fr.response_fn),
+                                        (3, 'callback', fr.callback_fn)) AS f(pos, abi, name)
+              LEFT JOIN LATERAL (SELECT version, origin FROM gateway.function_versions v
+                                  WHERE v.fn_name = f.name ORDER BY version DESC LIMIT 1) lv ON true
+             WHERE f.name IS NOT NULL AND (CAST(:app AS text) IS NULL OR c.app_id = :app)
+               AND EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+                            WHERE n.nspname = fr.fn_schema AND p.proname = f.name)
+             ORDER BY c.app_id, s.name, sr.route, f.pos
+            """
+        ),
+        {"app": app_id},
+    ).mappings()
+    return [
+        {
+            "name": r["name"],
+            "abi": r["abi"],
+            "app_id": r["app_id"],
+            "service": r["service"],
+            "route": r["route"],
+            "version": r["version"],
+            "edited": r["origin"] not in (None, "generated"),
+        }
+        for r in rows
+    ]
+
+
+def describe(conn: Connection, ref: FunctionRef) -> dict:
+    """The function's live source, latest version and route."""
+    latest = conn.execute(
+        text("SELECT version, origin FROM gateway.function_versions WHERE fn_name = :n ORDER BY version DESC LIMIT 1"),
+        {"n": ref.name},
+    ).first()
+    live = function_builder.current_source(conn, ref.name)
+    if live is None:
+        raise NotFound(f"function clientfn.{ref.name} does not exist in the database: re-assign the service")
+    return {
+        "name": ref.name,
+        "schema": function_builder.FN_SCHEMA,
+        "abi": ref.abi,
+        "app_id": ref.app_id,
+        "service": ref.service,
+        "route": ref.route,
+        "source": live,
+        "version": latest[0] if latest else None,
+        "edited": bool(latest) and latest[1] != "generated",
+        "route_functions": {"request": ref.request_fn, "response": ref.response_fn, "callback": ref.callback_fn},
+    }
+
+
+def versions(conn: Connection, name: str) -> list[dict]:
+    """Every stored version of a function, newest first, without sources."""
+    rows = conn.execute(
+        text(
+            "SELECT version, origin, author, reason, created_at FROM gateway.function_versions WHERE fn_name = :n "
+            "ORDER BY version DESC"
+        ),
+        {"n": name},
+    ).mappings()
+    return [dict(r) for r in rows]
+
+
+def version(conn: Connection, name: str, number: int) -> dict:
+    """One stored version with its source.
+
+    :raise NotFound: no such version.
+    """
+    row = (
+        conn.execute(
+            text(
+                "SELECT version, origin, author, reason, created_at, source FROM gateway.function_versions "
+                "WHERE fn_name = :n AND version = :v"
+            ),
+            {"n": name, "v": number},
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound(f"{name} has no version {number}; GET …/versions lists them")
+    return dict(row)
+
+
+def diff(conn: Connection, name: str, old: int, new: int) -> str:
+    """A unified diff between two stored versions."""
+    a, b = version(conn, name, old), version(conn, name, new)
+    return "".join(
+        difflib.unified_diff(
+            a["source"].splitlines(keepends=True),
+            b["source"].splitlines(keepends=True),
+            fromfile=f"{name} v{old}",
+            tofile=f"{name} v{new}",
+        )
+    )
+
+
+def version_number(value: object, what: str = "version") -> int:
+    """A positive version number from JSON or a query string.
+
+    :raise InvalidField: not a positive integer.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() or int(value) < 1:
+        raise InvalidField(f"{what} must be a positive integer version number")
+    return int(value)
