@@ -19,6 +19,9 @@ BEGIN
     END IF;
     EXECUTE format('CREATE TABLE gateway_parts.%I PARTITION OF gateway.%I FOR VALUES FROM (%L) TO (%L)',
                    v_name, p_table, v_from AT TIME ZONE 'UTC', (v_from + interval '1 month') AT TIME ZONE 'UTC');
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mospay_gateway') THEN
+        EXECUTE format('GRANT SELECT ON gateway_parts.%I TO mospay_gateway', v_name);
+    END IF;
     RETURN true;
 END $$;
 
@@ -65,4 +68,14 @@ BEGIN
     DELETE FROM gateway.rate_counters WHERE expires_at < now();
     GET DIAGNOSTICS v_removed = ROW_COUNT;
     RETURN jsonb_build_object('created', v_created, 'dropped', v_dropped, 'counters_removed', v_removed);
+END $$;
+
+-- The gateway's role writes through the parents (privileges are checked there); it may also read a month
+-- directly, like every other table it can see.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'mospay_gateway') THEN
+        GRANT USAGE ON SCHEMA gateway_parts TO mospay_gateway;
+        GRANT SELECT ON ALL TABLES IN SCHEMA gateway_parts TO mospay_gateway;
+    END IF;
 END $$;
