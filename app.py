@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -20,6 +20,7 @@ from core.crypto import derive_key
 from core.errors import register_error_handlers
 from gateway import api_log, limits
 from routes import register_blueprints
+from routes.rate_limits import limiter
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -32,6 +33,13 @@ class JSONProvider(DefaultJSONProvider):
         if isinstance(o, Decimal):
             return str(o)
         return DefaultJSONProvider.default(o)
+
+
+def _retry_after_only_when_limited(response: Response) -> Response:
+    """Flask-Limiter sends Retry-After with every answer; it means "wait", so only a 429 or 503 keeps it."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
 
 
 def _separate_keys(app: Flask) -> None:
@@ -65,10 +73,16 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
         retries=app.config["SERVICE_RETRIES"],
         host_allowlist=parse_allowlist(app.config["SERVICE_HOST_ALLOWLIST"]),
     )
-    # Rate limits are counted after authentication (gateway/limits.py), in PostgreSQL unless a store is set.
+    # The API's limits are counted after authentication (gateway/limits.py), in PostgreSQL unless a store is set.
     limits.parse_rate(app.config["RATELIMIT_DEFAULT"])
     limits.parse_rate(app.config["RATELIMIT_ANONYMOUS"])
     app.extensions["rate_store"] = limits.external_store(app)
+    # Flask-Limiter keeps only the limits routes declare themselves (the captive page's, per address): no
+    # app-wide default, which would count the API per App-ID header again.
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"] or "memory://"
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    app.after_request(_retry_after_only_when_limited)  # registered first, so it runs after the limiter's headers
+    limiter.init_app(app)
 
     register_error_handlers(app)
     api_log.register(app)

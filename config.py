@@ -70,6 +70,10 @@ class Config:
     # and months created ahead.
     API_LOG_RETENTION_MONTHS = _env_int("API_LOG_RETENTION_MONTHS", 6)
     PARTITION_MONTHS_AHEAD = _env_int("PARTITION_MONTHS_AHEAD", 2)
+    # Captive page (/hotspot/<app_id>): form posts per source address, and the router host names (besides
+    # private and loopback addresses) its link-login-only may point at, comma-separated.
+    HOTSPOT_RATE_LIMIT = _env("HOTSPOT_RATE_LIMIT", "10/minute;60/hour")
+    HOTSPOT_LOGIN_HOSTS = tuple(h.strip() for h in _env("HOTSPOT_LOGIN_HOSTS", "").split(",") if h.strip())
     # M-Pesa
     STK_QUERY_AFTER_SECONDS = _env_int("STK_QUERY_AFTER_SECONDS", 60)
     STK_EXPIRE_AFTER_SECONDS = _env_int("STK_EXPIRE_AFTER_SECONDS", 300)

@@ -375,6 +375,9 @@ class Subscriber(BillingTable):
     status: Mapped[str]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    hold_reason: Mapped[str | None]  # why an operator suspended the subscriber by hand
+    held_at: Mapped[datetime | None]
+    removed_at: Mapped[datetime | None]
 
 
 class Subscription(BillingTable):

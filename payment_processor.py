@@ -125,6 +125,45 @@ def process_payment(creds: ClientCredentials, body: Any, log: dict) -> tuple[int
     return int(outcome["http_status"]), outcome["result"]
 
 
+def process_resolved(res: registry.Resolution, values: dict, log: dict) -> tuple[int, dict]:
+    """The pipeline for a caller that resolved the client's route itself (the captive page pays as its ISP,
+    which has no client secret in the browser): begin_payment with that resolution, then the same chain.
+    Not counted against the client's rate limit (the page has its own per-address limit)."""
+    service = values["f000"]
+    log["client_id"], log["app_id"] = res.client_id, res.app_id
+    pf = fields.validate(values, res.fields, res.app_id)
+    cfg = current_app.config
+    token = new_token()
+    data_input = {**pf.values, "callback_url": f"{cfg['PUBLIC_BASE_URL'].rstrip('/')}/api/v1/callbacks/{token}"}
+    log["request_body"] = dump_masked(values, pf.secrets)
+    ctx = _ctx(log)
+    ctx["pending_check_s"] = int(res.settings.get("pending_check_s", ctx["pending_check_s"]))
+    with db.autocommit() as conn:
+        outcome = db.call_json(
+            conn,
+            "SELECT gateway.begin_payment(:client, :registry, :f010, :hash, CAST(:request AS jsonb), "
+            "CAST(:input AS json), :token_hash, :amount, :msisdn, :account_ref, CAST(:ctx AS jsonb))",
+            {
+                "client": res.client_id,
+                "registry": res.registry_id,
+                "f010": pf.values["f010"],
+                "hash": keyed_hash(cfg["HASH_KEY"], json.dumps(pf.values, sort_keys=True)),
+                "request": db.as_json(pf.masked()),
+                "input": db.as_json(data_input),
+                "token_hash": keyed_hash(cfg["HASH_KEY"], token),
+                "amount": pf.amount,
+                "msisdn": pf.msisdn,
+                "account_ref": pf.values.get("f006") or None,
+                "ctx": db.as_json(ctx),
+            },
+        )
+    target = dispatch.ServiceTarget(
+        res.service_name or service, res.base_url or "", res.timeout_s or 10.0, res.provider_credentials, res.client_id
+    )
+    outcome = run_service_chain(outcome, target, data_input, pf.secrets, ctx)
+    return int(outcome["http_status"]), outcome["result"]
+
+
 def run_service_chain(
     outcome: dict, target: dispatch.ServiceTarget, data_input: dict, secrets: list[str], ctx: dict
 ) -> dict:

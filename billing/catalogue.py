@@ -25,7 +25,7 @@ SERVICE_TYPES = ("pppoe", "hotspot")
 PLAN_CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 PRINTABLE_RE = re.compile(r"^[ -~]+$")  # the router API takes ASCII only
-SUBSCRIPTION_STATUSES = ("active", "expired")
+SUBSCRIPTION_STATUSES = ("active", "expired", "replaced")
 
 
 def _choice(data: dict, key: str, choices: tuple[str, ...]) -> str:
@@ -44,6 +44,31 @@ def _matching(data: dict, key: str, pattern: re.Pattern, what: str, *, max_lengt
 
 def _price(data: dict) -> Decimal:
     return amounts.parse_amount(data.get("price"), "price", example='"500" or 499.50', max_digits=10)
+
+
+def password_field(data: dict) -> str:
+    """The subscriber password of a body. :raise InvalidField: not 6–64 printable ASCII characters."""
+    password = data.get("password")
+    if not isinstance(password, str) or not 6 <= len(password) <= 64 or not PRINTABLE_RE.match(password):
+        raise InvalidField("password must be 6–64 printable ASCII characters (the PPPoE / hotspot password)")
+    return password
+
+
+def phone_field(data: dict) -> str | None:
+    """The normalised phone of a body (254…), None when absent or empty. :raise InvalidField: not a mobile number."""
+    if data.get("phone") in (None, ""):
+        return None
+    if not isinstance(data["phone"], str):
+        raise InvalidField("phone must be a string such as 0712345678")
+    try:
+        return normalise_msisdn(data["phone"])
+    except InvalidField as exc:
+        raise InvalidField("phone must be a mobile number such as 0712345678 or 254712345678") from exc
+
+
+def encrypt_password(password: str) -> str:
+    """The ciphertext stored in billing.subscribers.password_enc."""
+    return app_secret_box().encrypt(password)
 
 
 def create_plan(conn: Connection, app_id: str, data: Any, actor: Actor | None) -> dict:
@@ -72,6 +97,40 @@ def create_plan(conn: Connection, app_id: str, data: Any, actor: Actor | None) -
     return plan
 
 
+PLAN_FIELDS = ("name", "price", "duration", "profile", "active")
+
+
+def update_plan(conn: Connection, app_id: str, code: str, data: Any, actor: Actor | None) -> dict:
+    """Change any of {name, price, duration, profile, active}; a new profile reaches running subscribers at once
+    (router jobs). Returns the plan. Raises InvalidField, NotFound."""
+    data = v.body_object(data)
+    unknown = sorted(set(data) - set(PLAN_FIELDS))
+    if unknown or not data:
+        raise InvalidField(
+            f"send one or more of {', '.join(PLAN_FIELDS)}" + (f"; not {', '.join(unknown)}" * bool(unknown))
+        )
+    changes: dict[str, Any] = {}
+    if "name" in data:
+        changes["name"] = v.text_field(data, "name", max_length=100)
+    if "price" in data:
+        changes["price"] = str(_price(data))
+    if "duration" in data:
+        changes["duration"] = v.text_field(data, "duration", max_length=60)
+    if "profile" in data:
+        changes["profile"] = _matching(data, "profile", PRINTABLE_RE, "the router profile name (printable ASCII)")
+    if "active" in data:
+        if not isinstance(data["active"], bool):
+            raise InvalidField("active must be true or false")
+        changes["active"] = data["active"]
+    result = db.call_json(
+        conn,
+        "SELECT billing.update_plan(:app, :code, CAST(:changes AS jsonb))",
+        {"app": app_id, "code": code, "changes": db.as_json(changes)},
+    )
+    audit.record(conn, actor, "billing.plan.update", f"{app_id}/{code}", before=result["before"], after=result["after"])
+    return {**result["after"], "reprofiled": result["reprofiled"]}
+
+
 def list_plans(conn: Connection, app_id: str) -> list[dict]:
     """The client's plans by code. Raises NotFound for an unknown app_id."""
     return db.call_json(conn, "SELECT billing.plans_of(:app)", {"app": app_id})
@@ -81,17 +140,8 @@ def create_subscriber(conn: Connection, app_id: str, data: Any, actor: Actor | N
     """Add a subscriber {username, password, phone?, service_type}; the password is stored encrypted, never shown."""
     data = v.body_object(data)
     username = _matching(data, "username", USERNAME_RE, "1–64 letters, digits, '.', '_', '@' or '-' (the router login)")
-    password = data.get("password")
-    if not isinstance(password, str) or not 6 <= len(password) <= 64 or not PRINTABLE_RE.match(password):
-        raise InvalidField("password must be 6–64 printable ASCII characters (the PPPoE / hotspot password)")
-    phone = None
-    if data.get("phone") not in (None, ""):
-        if not isinstance(data["phone"], str):
-            raise InvalidField("phone must be a string such as 0712345678")
-        try:
-            phone = normalise_msisdn(data["phone"])
-        except InvalidField as exc:
-            raise InvalidField("phone must be a mobile number such as 0712345678 or 254712345678") from exc
+    password = password_field(data)
+    phone = phone_field(data)
     service_type = _choice(data, "service_type", SERVICE_TYPES)
     subscriber = db.call_json(
         conn,

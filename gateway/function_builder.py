@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg2 import sql
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.engine import Connection
 
 from core import errors
 from core.names import NAME_HELP, is_name
-from models import FunctionVersion
+from models import Client, FunctionRegistry, FunctionVersion, Service, ServiceRoute
+
+FR = FunctionRegistry
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "sql" / "templates"
 FN_SCHEMA = "clientfn"
@@ -83,11 +85,10 @@ def _md5(source: str) -> str:
 
 def _latest_version(conn: Connection, fn_name: str) -> tuple[int, str | None, str | None]:
     row = conn.execute(
-        text(
-            "SELECT version, source_md5, source FROM gateway.function_versions "
-            "WHERE fn_name = :n ORDER BY version DESC LIMIT 1"
-        ),
-        {"n": fn_name},
+        select(FunctionVersion.version, FunctionVersion.source_md5, FunctionVersion.source)
+        .where(FunctionVersion.fn_name == fn_name)
+        .order_by(FunctionVersion.version.desc())
+        .limit(1)
     ).first()
     return (row[0], row[1], row[2]) if row else (0, None, None)
 
@@ -118,21 +119,17 @@ def record_version(
         )
     )
     conn.execute(
-        text(
-            "INSERT INTO gateway.function_versions (registry_id, fn_name, version, source, source_md5, origin, "
-            "author, reason, diff) VALUES (:r, :n, :v, :s, :m, :o, :a, :reason, :d)"
-        ),
-        {
-            "r": registry_id,
-            "n": fn_name,
-            "v": version + 1,
-            "s": source,
-            "m": _md5(source),
-            "o": origin,
-            "a": author,
-            "reason": reason,
-            "d": diff or None,
-        },
+        insert(FunctionVersion).values(
+            registry_id=registry_id,
+            fn_name=fn_name,
+            version=version + 1,
+            source=source,
+            source_md5=_md5(source),
+            origin=origin,
+            author=author,
+            reason=reason,
+            diff=diff or None,
+        )
     )
     return version + 1
 
@@ -148,8 +145,10 @@ def was_edited(conn: Connection, fn_name: str) -> bool:
 def is_dba_version(conn: Connection, fn_name: str) -> bool:
     """True when the latest version came from a person (psql, API, portal, rollback, import), not the templates."""
     origin = conn.execute(
-        text("SELECT origin FROM gateway.function_versions WHERE fn_name = :n ORDER BY version DESC LIMIT 1"),
-        {"n": fn_name},
+        select(FunctionVersion.origin)
+        .where(FunctionVersion.fn_name == fn_name)
+        .order_by(FunctionVersion.version.desc())
+        .limit(1)
     ).scalar()
     return origin not in (None, "generated")
 
@@ -161,13 +160,12 @@ def generate(conn: Connection, registry_id: int, author: str, *, force: bool = F
     Returns {fn_name: "created" | "updated" | "unchanged" | "kept_edit"}.
     """
     reg = conn.execute(
-        text(
-            "SELECT fr.id, c.app_id, s.name AS service, s.kind, sr.route, fr.request_fn, fr.response_fn, "
-            "fr.callback_fn FROM gateway.function_registry fr JOIN gateway.clients c ON c.id = fr.client_id "
-            "JOIN gateway.services s ON s.id = fr.service_id JOIN gateway.service_routes sr ON sr.id = fr.route_id "
-            "WHERE fr.id = :id"
-        ),
-        {"id": registry_id},
+        select(FR.id, Client.app_id, Service.name.label("service"), Service.kind, ServiceRoute.route)
+        .add_columns(FR.request_fn, FR.response_fn, FR.callback_fn)
+        .join(Client, Client.id == FR.client_id)
+        .join(Service, Service.id == FR.service_id)
+        .join(ServiceRoute, ServiceRoute.id == FR.route_id)
+        .where(FR.id == registry_id)
     ).one()
     report: dict[str, str] = {}
     any_edit = False

@@ -180,6 +180,21 @@ def document() -> dict:
                     },
                 }
             },
+            "/api/v1/isp/plans": {
+                "get": {
+                    "summary": "ISP merchants: your active plans (code, name, price, duration, profile, service_type)",
+                    "security": security,
+                    "responses": {"200": {"description": "{status, items}"}, **_errors(401, 403)},
+                }
+            },
+            "/api/v1/isp/subscribers/{username}": {
+                "get": {
+                    "summary": "ISP merchants: one subscriber's status, plan, period end and last payments",
+                    "security": security,
+                    "parameters": [{"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "subscriber"}, **_errors(401, 403, 404)},
+                }
+            },
             "/api/v1/callbacks/{token}": {
                 "post": {
                     "summary": "Provider or microservice callback for one transaction",

@@ -13,14 +13,17 @@ def register_blueprints(app: Flask) -> None:
         api_callbacks,
         api_docs,
         api_functions,
+        api_isp,
         api_payments,
         api_usage,
         health,
+        hotspot,
     )
     from routes.portal import register as register_portal
 
     for module in (
-        health, api_auth, api_payments, api_callbacks, api_admin, api_functions, api_billing, api_usage, api_docs
+        health, api_auth, api_payments, api_callbacks, api_admin, api_functions, api_billing, api_isp, api_usage,
+        api_docs, hotspot,
     ):  # fmt: skip
         app.register_blueprint(module.bp)
     register_portal(app)

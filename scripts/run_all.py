@@ -86,6 +86,7 @@ def main() -> None:
         "ECHO_SERVICE_PORT": 5103,
         "DARAJA_SIM_PORT": 5201,
         "ROUTEROS_SIM_PORT": 18728,
+        "HOTSPOT_SIM_PORT": 18080,  # the simulated hotspot's login page (the captive page signs devices in there)
     }
     for name, default in defaults.items():  # a port set explicitly is used as given (and fails loudly if taken)
         if not env.get(name):
@@ -115,7 +116,11 @@ def main() -> None:
 
     processes = {
         "daraja-sim": [PY, "-c", "from simulators.daraja import main; main()"],
-        "routeros-sim": [PY, "-c", "from simulators.routeros import main; main()"],
+        "routeros-sim": [
+            PY,
+            "-c",
+            "import os; from simulators.routeros import main; main(['--hotspot-port', os.environ['HOTSPOT_SIM_PORT']])",
+        ],
         "mpesa": [PY, "-c", "from microservices.mpesa.app import main; main()"],
         "router": [PY, "-c", "from microservices.router.app import main; main()"],
         "echo": [PY, "-c", "from microservices.echo.app import main; main()"],
@@ -153,6 +158,7 @@ MosPay gateway is running
   router adapter  {env["ROUTER_SERVICE_URL"]}     RouterOS simulator 127.0.0.1:{env["ROUTEROS_SIM_PORT"]}
   echo service    {env["ECHO_SERVICE_URL"]}
   DBA (psql)      psql "{env["DATABASE_URL"]}"     (or `make psql`; edits are kept as function versions)
+  captive page    http://127.0.0.1:{port}/hotspot/demo     hotspot login http://127.0.0.1:{env["HOTSPOT_SIM_PORT"]}/login
 {demo_note}
 Ctrl-C stops everything started here.""",
         flush=True,

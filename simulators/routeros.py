@@ -339,6 +339,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--tls-cert", help="PEM certificate (with --tls-key) to serve api-ssl instead of api")
     parser.add_argument("--tls-key")
+    parser.add_argument(
+        "--hotspot-port",
+        type=int,
+        default=None,
+        help="also serve the hotspot's HTTP login page (POST /login) on this port; 0 = any free one",
+    )
     args = parser.parse_args(argv)
     context = None
     if args.tls_cert:
@@ -356,11 +362,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     sim.start()
     log.info("RouterOS API simulator (v%s) on %s:%d, login %s", args.ros_version, sim.host, sim.port, args.user)
+    hotspot = None
+    if args.hotspot_port is not None:
+        from simulators.hotspot_login import HotspotLoginServer  # imports this module: load it only when asked
+
+        hotspot = HotspotLoginServer(sim, args.hotspot_port).start()
+        log.info("hotspot login page on %s (use it as link-login-only)", hotspot.login_url)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
+        if hotspot is not None:
+            hotspot.stop()
         sim.stop()
 
 

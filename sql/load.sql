@@ -16,6 +16,9 @@
 \ir billing/30_periods.sql
 \ir billing/40_expiry.sql
 \ir billing/50_drift.sql
+\ir billing/60_operations.sql
+\ir billing/70_captive.sql
+\ir billing/75_queue.sql
 \ir billing/90_grants.sql
 -- privileges of the gateway's role, after every object exists
 \ir grants.sql

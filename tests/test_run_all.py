@@ -27,6 +27,7 @@ PORT_VARS = (
     "ECHO_SERVICE_PORT",
     "DARAJA_SIM_PORT",
     "ROUTEROS_SIM_PORT",
+    "HOTSPOT_SIM_PORT",
 )
 
 
@@ -83,6 +84,8 @@ def test_make_run_serves_a_payment_end_to_end(app, running):
     url, lines = running
     assert requests.get(f"{url}/healthz", timeout=5).json()["database"] == "up"
     assert requests.get(f"{url}/portal/login", timeout=5).status_code == 200
+    captive = requests.get(f"{url}/hotspot/demo", timeout=5)
+    assert captive.status_code == 200 and "2-minute hotspot trial" in captive.text
     username, password = make_admin(app, "admin")
     admin = requests.post(f"{url}/api/v1/admin/auth/token", auth=(username, password), timeout=5).json()["token"]
     creds = requests.post(

@@ -7,13 +7,13 @@ import dataclasses
 import json
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from admin import audit
-from core import db
 from core.errors import InvalidField
 from core.masking import mask_json
+from models import FunctionTest
 from workshop import sandbox
 from workshop.catalog import FunctionRef
 
@@ -46,21 +46,12 @@ def add(conn: Connection, ref: FunctionRef, data: Any, actor: dict) -> dict:
     payload = mask_json(sandbox.payload_of(data.get("payload")))
     reply = mask_json(sandbox.reply_of(data.get("service_reply")))
     expect = _expect_of(data.get("expect"))
+    T = FunctionTest
     row = conn.execute(
-        text(
-            "INSERT INTO gateway.function_tests (registry_id, fn_name, name, payload, service_reply, expect, "
-            "created_by) VALUES (:r, :f, :n, CAST(:p AS jsonb), CAST(:s AS jsonb), CAST(:e AS jsonb), :by) "
-            "RETURNING id, created_at"
-        ),
-        {
-            "r": ref.registry_id,
-            "f": ref.name,
-            "n": name.strip(),
-            "p": db.as_json(payload),
-            "s": None if reply is None else db.as_json(reply),
-            "e": db.as_json(expect),
-            "by": actor.get("username", "system"),
-        },
+        insert(T)
+        .values(registry_id=ref.registry_id, fn_name=ref.name, name=name.strip(), payload=payload)
+        .values(service_reply=reply, expect=expect, created_by=actor.get("username", "system"))
+        .returning(T.id, T.created_at)
     ).one()
     test = {
         "id": row.id,
@@ -77,13 +68,9 @@ def add(conn: Connection, ref: FunctionRef, data: Any, actor: dict) -> dict:
 
 def list_cases(conn: Connection, ref: FunctionRef) -> list[dict]:
     """The test cases of the route `ref` belongs to (a response function's change can break a request test)."""
-    rows = conn.execute(
-        text(
-            "SELECT id, fn_name, name, payload, service_reply, expect, created_by, created_at "
-            "FROM gateway.function_tests WHERE registry_id = :r ORDER BY name"
-        ),
-        {"r": ref.registry_id},
-    ).mappings()
+    T = FunctionTest
+    columns = (T.id, T.fn_name, T.name, T.payload, T.service_reply, T.expect, T.created_by, T.created_at)
+    rows = conn.execute(select(*columns).where(T.registry_id == ref.registry_id).order_by(T.name)).mappings()
     return [dict(r) for r in rows]
 
 

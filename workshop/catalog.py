@@ -6,25 +6,33 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Select, or_, select, text
 from sqlalchemy.engine import Connection
 
 from core.errors import InvalidField, NotFound
 from gateway import function_builder
+from models import Client, FunctionRegistry, FunctionVersion, Service, ServiceRoute
 
 FN_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Argument types and result of each ABI, as pg_proc prints them (oidvectortypes, pg_get_function_result).
 ABI_ARGS = {"request": "text, json", "response": "text, json, integer, json", "callback": "text, json, json"}
 ABI_RESULT = "TABLE(results json)"
 
-_ROUTE_SQL = """
-SELECT fr.id AS registry_id, fr.client_id, c.app_id, s.name AS service, sr.route, fr.request_fn, fr.response_fn,
-       fr.callback_fn, fr.state, fr.template_kind
-  FROM gateway.function_registry fr
-  JOIN gateway.clients c ON c.id = fr.client_id
-  JOIN gateway.services s ON s.id = fr.service_id
-  JOIN gateway.service_routes sr ON sr.id = fr.route_id
-"""
+FR, V = FunctionRegistry, FunctionVersion
+VERSION_COLUMNS = (V.version, V.origin, V.author, V.reason, V.created_at)
+
+
+def _routes() -> Select:
+    """Registry rows with the names of their client, service and route."""
+    return (
+        select(
+            FR.id.label("registry_id"), FR.client_id, Client.app_id, Service.name.label("service"), ServiceRoute.route
+        )
+        .add_columns(FR.request_fn, FR.response_fn, FR.callback_fn, FR.state, FR.template_kind)
+        .join(Client, Client.id == FR.client_id)
+        .join(Service, Service.id == FR.service_id)
+        .join(ServiceRoute, ServiceRoute.id == FR.route_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -50,18 +58,13 @@ def resolve(conn: Connection, name: str) -> FunctionRef:
     """
     if not FN_NAME.match(name or ""):
         raise NotFound(f"no client function is called {name!r}")
-    row = (
-        conn.execute(
-            text(
-                _ROUTE_SQL + " WHERE fr.fn_schema = :schema AND fr.request_fn IN (:n, "
-                "regexp_replace(:n, '^(response|callback)_', '')) AND :n IN (fr.request_fn, fr.response_fn, "
-                "fr.callback_fn) LIMIT 1"
-            ),
-            {"n": name, "schema": function_builder.FN_SCHEMA},
-        )
-        .mappings()
-        .first()
+    base = re.sub(r"^(response|callback)_", "", name)  # the request function's name is the route's key
+    query = _routes().where(
+        FR.fn_schema == function_builder.FN_SCHEMA,
+        FR.request_fn.in_((name, base)),
+        or_(FR.request_fn == name, FR.response_fn == name, FR.callback_fn == name),
     )
+    row = conn.execute(query.limit(1)).mappings().first()
     if row is None:
         raise NotFound(f"no client function is called {name!r}; list them with GET /api/v1/admin/functions")
     abi = "request" if name == row["request_fn"] else ("response" if name == row["response_fn"] else "callback")
@@ -114,8 +117,7 @@ def list_functions(conn: Connection, app_id: str | None = None) -> list[dict]:
 def describe(conn: Connection, ref: FunctionRef) -> dict:
     """The function's live source, latest version and route."""
     latest = conn.execute(
-        text("SELECT version, origin FROM gateway.function_versions WHERE fn_name = :n ORDER BY version DESC LIMIT 1"),
-        {"n": ref.name},
+        select(V.version, V.origin).where(V.fn_name == ref.name).order_by(V.version.desc()).limit(1)
     ).first()
     live = function_builder.current_source(conn, ref.name)
     if live is None:
@@ -136,13 +138,7 @@ def describe(conn: Connection, ref: FunctionRef) -> dict:
 
 def versions(conn: Connection, name: str) -> list[dict]:
     """Every stored version of a function, newest first, without sources."""
-    rows = conn.execute(
-        text(
-            "SELECT version, origin, author, reason, created_at FROM gateway.function_versions WHERE fn_name = :n "
-            "ORDER BY version DESC"
-        ),
-        {"n": name},
-    ).mappings()
+    rows = conn.execute(select(*VERSION_COLUMNS).where(V.fn_name == name).order_by(V.version.desc())).mappings()
     return [dict(r) for r in rows]
 
 
@@ -151,17 +147,8 @@ def version(conn: Connection, name: str, number: int) -> dict:
 
     :raise NotFound: no such version.
     """
-    row = (
-        conn.execute(
-            text(
-                "SELECT version, origin, author, reason, created_at, source FROM gateway.function_versions "
-                "WHERE fn_name = :n AND version = :v"
-            ),
-            {"n": name, "v": number},
-        )
-        .mappings()
-        .first()
-    )
+    query = select(*VERSION_COLUMNS, V.source).where(V.fn_name == name, V.version == number)
+    row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"{name} has no version {number}; GET …/versions lists them")
     return dict(row)

@@ -7,12 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import func, update
 from sqlalchemy.engine import Connection
 
 from admin import audit
 from core.errors import InvalidField
 from gateway import function_builder
+from models import FunctionRegistry
 from workshop import cases, catalog, lint, sandbox
 from workshop.catalog import FunctionRef
 from workshop.refusals import GateRefused
@@ -116,6 +117,7 @@ def rollback(conn: Connection, ref: FunctionRef, data: Any, actor: dict) -> dict
 
 def _mark_edited(conn: Connection, ref: FunctionRef) -> None:
     conn.execute(
-        text("UPDATE gateway.function_registry SET state = 'edited', updated_at = now() WHERE id = :r"),
-        {"r": ref.registry_id},
+        update(FunctionRegistry)
+        .where(FunctionRegistry.id == ref.registry_id)
+        .values(state="edited", updated_at=func.now())
     )

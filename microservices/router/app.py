@@ -28,7 +28,7 @@ from microservices.router.routeros import (
 
 log = logging.getLogger(__name__)
 
-ENDPOINTS = "POST /activate, /suspend, /kick, /accounts and GET /healthz"
+ENDPOINTS = "POST /activate, /suspend, /remove, /kick, /accounts and GET /healthz"
 
 
 class InvalidField(RouterError):
@@ -122,8 +122,10 @@ def activate() -> ResponseReturnValue:
     comment = _optional(body, "comment", max_len=255)
     with open_connection(creds, _timeout()) as conn:
         outcome = SubscriberAccounts(conn, service_type).ensure(username, password, profile, comment)
-    log.info("activate %s on %s (%s, profile %s): %s", username, creds.masked(), service_type, profile, outcome.result)
-    return _ok(result=outcome.result, id=outcome.id, username=username, service_type=service_type, profile=profile)
+    log.info("activate %s on %s (%s, profile %s): %s, %d session(s) removed", username, creds.masked(), service_type,
+             profile, outcome.result, outcome.sessions_removed)  # fmt: skip
+    return _ok(result=outcome.result, id=outcome.id, username=username, service_type=service_type, profile=profile,
+               sessions_removed=outcome.sessions_removed)  # fmt: skip
 
 
 def suspend() -> ResponseReturnValue:
@@ -135,6 +137,18 @@ def suspend() -> ResponseReturnValue:
     log.info("suspend %s on %s (%s): %s, %d session(s) removed", username, creds.masked(), service_type,
              outcome.result, outcome.sessions_removed)  # fmt: skip
     return _ok(result=outcome.result, id=outcome.id, sessions_removed=outcome.sessions_removed, username=username,
+               service_type=service_type)  # fmt: skip
+
+
+def remove() -> ResponseReturnValue:
+    """Delete the subscriber's account and end its running sessions (the operator removed the subscriber)."""
+    body, creds, service_type = _request()
+    username = _required(body, "username", max_len=64)
+    with open_connection(creds, _timeout()) as conn:
+        outcome = SubscriberAccounts(conn, service_type).remove(username)
+    log.info("remove %s on %s (%s): %s, %d session(s) removed", username, creds.masked(), service_type,
+             outcome.result, outcome.sessions_removed)  # fmt: skip
+    return _ok(result=outcome.result, sessions_removed=outcome.sessions_removed, username=username,
                service_type=service_type)  # fmt: skip
 
 
@@ -170,6 +184,7 @@ def _ok(**fields: object) -> ResponseReturnValue:
 ROUTES: list[tuple[str, str, Callable[[], ResponseReturnValue]]] = [
     ("/activate", "POST", activate),
     ("/suspend", "POST", suspend),
+    ("/remove", "POST", remove),
     ("/kick", "POST", kick),
     ("/accounts", "POST", accounts),
     ("/healthz", "GET", healthz),

@@ -210,7 +210,7 @@ class Account:
 
 @dataclass(frozen=True)
 class Outcome:
-    result: str  # created | updated | unchanged | suspended | absent
+    result: str  # created | updated | unchanged | suspended | removed | absent
     id: str | None = None
     sessions_removed: int = 0
 
@@ -289,7 +289,17 @@ class SubscriberAccounts:
         if not changes:
             return Outcome("unchanged", account.id)
         self.conn.path(*self.menus.accounts).update(**{".id": account.id, **changes})
-        return Outcome("updated", account.id)
+        # A running session keeps the speed it dialled with: drop it so the new profile applies on reconnect.
+        removed = self.kick(account.name) if "profile" in changes else 0
+        return Outcome("updated", account.id, removed)
+
+    def remove(self, username: str) -> Outcome:
+        """End the user's sessions and delete every account of that name."""
+        removed = self.kick(username)
+        accounts = self.find(username)
+        if accounts:
+            self.conn.path(*self.menus.accounts).remove(*[a.id for a in accounts])
+        return Outcome("removed" if accounts else "absent", accounts[0].id if accounts else None, removed)
 
     def suspend(self, username: str) -> Outcome:
         """Disable every account of that name, then end its sessions (disabling alone leaves them running)."""

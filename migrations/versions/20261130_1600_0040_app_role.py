@@ -2,7 +2,7 @@
 an index for late success callbacks awaiting their STK query.
 
 Revision ID: 0040
-Revises: 0010
+Revises: 0030
 Create Date: 2026-11-30 16:00
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0040"
-down_revision = "0010"
+down_revision = "0030"
 branch_labels = None
 depends_on = None
 

@@ -13,7 +13,9 @@ from werkzeug.wrappers import Response
 from routes.portal import access
 
 
-def _datetime(value: datetime | None) -> str:
+def _datetime(value: datetime | str | None) -> str:
+    if isinstance(value, str):  # timestamps inside JSON answers of SQL functions (ISO 8601)
+        value = datetime.fromisoformat(value)
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "—"
 
 
@@ -31,6 +33,7 @@ def register(app: Flask) -> None:
     """Bind Flask-Login and CSRF, register the portal's blueprints, the `/` redirect and `demo-data`."""
     from routes.portal import (
         account,
+        billing,
         clients,
         function_editor,
         functions,
@@ -54,7 +57,7 @@ def register(app: Flask) -> None:
     access.login_manager.session_protection = "basic"
 
     for module in (
-        login, account, monitoring, transactions, clients, services, functions, function_editor, usage, users
+        login, account, monitoring, transactions, clients, services, functions, function_editor, usage, users, billing
     ):  # fmt: skip
         app.register_blueprint(module.bp)
 

@@ -14,9 +14,23 @@ BEGIN
     RETURN v_id;
 END $$;
 
+-- An interval in words for people: '1 hour', '30 days', '1 day 12 hours' (years and months as PostgreSQL has them).
+CREATE OR REPLACE FUNCTION billing.interval_words(p interval) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(nullif(concat_ws(' ',
+        CASE WHEN extract(year FROM p) <> 0 THEN extract(year FROM p)::int || ' year' || CASE WHEN extract(year FROM p) <> 1 THEN 's' ELSE '' END END,
+        CASE WHEN extract(month FROM p) <> 0 THEN extract(month FROM p)::int || ' month' || CASE WHEN extract(month FROM p) <> 1 THEN 's' ELSE '' END END,
+        CASE WHEN extract(day FROM p) <> 0 THEN extract(day FROM p)::int || ' day' || CASE WHEN extract(day FROM p) <> 1 THEN 's' ELSE '' END END,
+        CASE WHEN extract(hour FROM p) <> 0 THEN extract(hour FROM p)::int || ' hour' || CASE WHEN extract(hour FROM p) <> 1 THEN 's' ELSE '' END END,
+        CASE WHEN extract(minute FROM p) <> 0 THEN extract(minute FROM p)::int || ' min' END,
+        CASE WHEN floor(extract(second FROM p)) <> 0 THEN floor(extract(second FROM p))::int || ' s' END), ''),
+        p::text)
+$$;
+
 CREATE OR REPLACE FUNCTION billing.plan_json(p billing.plans) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object('code', p.code, 'name', p.name, 'price', p.price::text, 'duration', p.duration::text,
+                              'duration_text', billing.interval_words(p.duration),
                               'profile', p.profile, 'service_type', p.service_type, 'active', p.active,
                               'created_at', p.created_at)
 $$;
@@ -24,7 +38,8 @@ $$;
 CREATE OR REPLACE FUNCTION billing.subscriber_json(s billing.subscribers) RETURNS jsonb
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object('id', s.id, 'username', s.username, 'phone', s.phone, 'service_type', s.service_type,
-                              'status', s.status, 'created_at', s.created_at)
+                              'status', s.status, 'hold_reason', s.hold_reason, 'held_at', s.held_at,
+                              'removed_at', s.removed_at, 'created_at', s.created_at)
 $$;
 
 CREATE OR REPLACE FUNCTION billing.subscription_json(v billing.subscriptions) RETURNS jsonb
@@ -130,3 +145,67 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                     WHERE j.client_id = p_client_id AND j.username = p_username AND j.action = p_action
                       AND o.status = 'pending')
 $$;
+
+-- What paying for p_plan_code would do now: extend the running plan, replace it at once, or start one.
+-- {"effect": "extend"|"replace"|"start", "message", "ends_at"} — the captive page and the status answer say it
+-- before the subscriber pays. p_plan_code NULL describes both choices in one sentence.
+CREATE OR REPLACE FUNCTION billing.renewal_effect(p_client_id bigint, p_subscriber_id bigint, p_plan_code text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cur billing.subscriptions := billing.current_period(p_client_id, p_subscriber_id);
+    v_code text;
+    v_end timestamptz;
+    p billing.plans;
+BEGIN
+    IF cur.id IS NULL THEN
+        SELECT * INTO p FROM billing.plans WHERE client_id = p_client_id AND code = p_plan_code;
+        RETURN jsonb_build_object('effect', 'start', 'message', 'a payment starts the plan at once',
+                                  'ends_at', now() + p.duration);
+    END IF;
+    SELECT code INTO v_code FROM billing.plans WHERE client_id = p_client_id AND id = cur.plan_id;
+    SELECT max(ends_at) INTO v_end FROM billing.subscriptions
+     WHERE client_id = p_client_id AND subscriber_id = p_subscriber_id AND status = 'active';
+    IF p_plan_code IS NULL THEN
+        RETURN jsonb_build_object('effect', 'either', 'ends_at', v_end, 'message', format(
+            'paying for %s again extends it from %s; paying for another plan replaces %s at once '
+            '(its time left is not carried over)', v_code, to_char(v_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"'),
+            v_code));
+    END IF;
+    SELECT * INTO p FROM billing.plans WHERE client_id = p_client_id AND code = p_plan_code;
+    IF p.id = cur.plan_id THEN
+        RETURN jsonb_build_object('effect', 'extend', 'ends_at', v_end + p.duration, 'message',
+            format('extends your %s plan from %s', v_code,
+                   to_char(v_end AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI "UTC"')));
+    END IF;
+    RETURN jsonb_build_object('effect', 'replace', 'ends_at', now() + p.duration, 'message',
+        format('replaces your %s plan at once; the time left on it is not carried over', v_code));
+END $$;
+
+-- Move the subscriber's queued periods (starting after now) so the first begins at p_from, keeping their order
+-- and lengths. Rows move one at a time in the order that never overlaps a neighbour (the exclusion constraint).
+CREATE OR REPLACE FUNCTION billing.shift_queued(p_client_id bigint, p_subscriber_id bigint, p_from timestamptz)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_delta interval;
+    r record;
+    v_count integer := 0;
+BEGIN
+    SELECT p_from - min(starts_at) INTO v_delta FROM billing.subscriptions
+     WHERE client_id = p_client_id AND subscriber_id = p_subscriber_id AND status = 'active' AND starts_at > now();
+    IF v_delta IS NULL OR v_delta = interval '0' THEN
+        RETURN 0;
+    END IF;
+    FOR r IN SELECT id FROM billing.subscriptions
+              WHERE client_id = p_client_id AND subscriber_id = p_subscriber_id AND status = 'active'
+                AND starts_at > now()
+              ORDER BY CASE WHEN v_delta > interval '0' THEN -extract(epoch FROM starts_at)
+                            ELSE extract(epoch FROM starts_at) END
+    LOOP
+        UPDATE billing.subscriptions SET starts_at = starts_at + v_delta, ends_at = ends_at + v_delta
+         WHERE id = r.id;
+        v_count := v_count + 1;
+    END LOOP;
+    RETURN v_count;
+END $$;

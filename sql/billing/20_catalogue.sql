@@ -97,9 +97,16 @@ BEGIN
         v_state := CASE WHEN s.status = 'suspended' THEN 'suspended' ELSE 'expired' END;
         v_summary := v_state || ' since ' || to_char(last.ends_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC';
     END IF;
+    IF s.hold_reason IS NOT NULL OR s.status = 'removed' THEN
+        v_state := CASE WHEN s.status = 'removed' THEN 'removed' ELSE 'suspended' END;
+        v_summary := CASE WHEN s.status = 'removed' THEN 'removed by the operator'
+                          ELSE 'suspended by the operator: ' || s.hold_reason END;
+    END IF;
     RETURN jsonb_build_object(
         'username', s.username, 'service_type', s.service_type, 'subscriber_status', s.status, 'state', v_state,
-        'summary', v_summary,
+        'summary', v_summary, 'hold_reason', s.hold_reason,
+        'seconds_left', CASE WHEN v_state = 'active' THEN floor(extract(epoch FROM v_end - now()))::bigint END,
+        'renewal', (billing.renewal_effect(v_client, s.id, NULL))->>'message',
         'plan', (SELECT p.code FROM billing.plans p WHERE p.client_id = v_client
                   AND p.id = coalesce(cur.plan_id, last.plan_id)),
         'profile', coalesce(cur.profile, last.profile),
@@ -157,6 +164,14 @@ BEGIN
     IF NOT FOUND THEN
         RETURN jsonb_build_object('ok', false, 'status', '400',
             'message', format('f006: no subscriber %s; an admin must add the subscriber first', p_username));
+    END IF;
+    IF s.status = 'removed' THEN
+        RETURN jsonb_build_object('ok', false, 'status', '403',
+            'message', format('f006: subscriber %s was removed by the operator', p_username));
+    END IF;
+    IF s.hold_reason IS NOT NULL THEN
+        RETURN jsonb_build_object('ok', false, 'status', '403', 'message', format(
+            'f006: subscriber %s is suspended by the operator (%s); ask them to resume it', p_username, s.hold_reason));
     END IF;
     SELECT * INTO p FROM billing.plans WHERE client_id = v_client AND code = p_plan_code AND active;
     IF NOT FOUND THEN

@@ -7,8 +7,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT jsonb_build_object(
         'ok', true, 'replay', p_replay, 'subscription', billing.subscription_json(v),
         'subscriber_id', s.id, 'username', s.username, 'service_type', s.service_type,
-        -- The router gets the profile of the period covering now: an extension bought today with another plan
-        -- takes effect when the current period ends (the worker switches the profile then).
+        -- The router gets the profile of the period covering now (a replacing plan's at once; a queued period's
+        -- when it begins: the worker switches the profile then).
         'profile', coalesce((billing.current_period(p_client_id, s.id)).profile, v.profile),
         'paid_until', (SELECT max(ends_at) FROM billing.subscriptions
                         WHERE client_id = p_client_id AND subscriber_id = s.id AND status = 'active'),
@@ -17,8 +17,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- A confirmed payment (f010 = p_f010) buys its plan for its subscriber. Idempotent per payment: a second call
--- returns the same period with "replay": true. Paying before the current end extends from that end; paying
--- after it starts now. Nothing is activated unless the payment matches the transaction (reference, amount)
+-- returns the same period with "replay": true. Paying for the running plan before its end extends from the
+-- last paid end; paying for another plan replaces the running period at once; paying with none running starts now. Nothing is activated unless the payment matches the transaction (reference, amount)
 -- and the transaction is still open.
 -- {"ok": true, "subscription", "username", "profile", …} or {"ok": false, "message"}.
 CREATE OR REPLACE FUNCTION billing.activate_paid(
@@ -31,6 +31,7 @@ DECLARE
     s billing.subscribers;
     p billing.plans;
     v billing.subscriptions;
+    cur billing.subscriptions;
     v_start timestamptz;
     v_why text;
 BEGIN
@@ -57,17 +58,33 @@ BEGIN
     SELECT * INTO s FROM billing.subscribers
      WHERE client_id = v_client AND username = t.request->>'f006' FOR UPDATE;
     SELECT * INTO p FROM billing.plans WHERE client_id = v_client AND code = t.request->>'f001';
-    IF s.id IS NULL OR p.id IS NULL OR p.service_type <> s.service_type THEN
-        v_why := format('subscriber %s or plan %s no longer matches', t.request->>'f006', t.request->>'f001');
+    IF s.id IS NULL OR p.id IS NULL OR p.service_type <> s.service_type OR s.status = 'removed'
+       OR s.hold_reason IS NOT NULL THEN
+        v_why := CASE WHEN s.status = 'removed' THEN format('subscriber %s was removed', s.username)
+                      WHEN s.hold_reason IS NOT NULL THEN format('subscriber %s is suspended by the operator (%s)',
+                                                                 s.username, s.hold_reason)
+                      ELSE format('subscriber %s or plan %s no longer matches', t.request->>'f006', t.request->>'f001')
+                 END;
         UPDATE gateway.transactions
            SET flags = flags || jsonb_build_object('needs_review', true, 'billing', 'paid but not activated: ' || v_why)
          WHERE id = t.id;
         RETURN jsonb_build_object('ok', false, 'message', 'paid but not activated: ' || v_why || '; flagged for review');
     END IF;
 
-    SELECT max(ends_at) INTO v_start FROM billing.subscriptions
-     WHERE client_id = v_client AND subscriber_id = s.id AND status = 'active' AND ends_at > now();
-    v_start := greatest(now(), coalesce(v_start, now()));
+    cur := billing.current_period(v_client, s.id);
+    IF cur.id IS NOT NULL AND cur.plan_id <> p.id THEN
+        -- Another plan replaces the running one at once (the subscriber was told before paying): its period ends
+        -- now, periods already queued behind it move after the new one, and the router job that follows sets the
+        -- new profile and drops the running session.
+        v_start := greatest(now(), cur.starts_at + interval '1 microsecond');
+        UPDATE billing.subscriptions SET status = 'replaced', ends_at = v_start, expired_at = now()
+         WHERE id = cur.id;
+        PERFORM billing.shift_queued(v_client, s.id, v_start + p.duration);
+    ELSE
+        SELECT max(ends_at) INTO v_start FROM billing.subscriptions
+         WHERE client_id = v_client AND subscriber_id = s.id AND status = 'active' AND ends_at > now();
+        v_start := greatest(now(), coalesce(v_start, now()));
+    END IF;
     INSERT INTO billing.subscriptions (client_id, subscriber_id, plan_id, transaction_id, price, profile,
                                        service_type, starts_at, ends_at)
     VALUES (v_client, s.id, p.id, t.id, coalesce(t.amount, p.price), p.profile, p.service_type,

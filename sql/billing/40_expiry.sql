@@ -17,7 +17,7 @@ BEGIN
     END IF;
     SELECT * INTO s FROM billing.subscribers WHERE client_id = p_client_id AND id = v.subscriber_id FOR UPDATE;
     nxt := billing.current_period(p_client_id, s.id);
-    IF nxt.id IS NOT NULL THEN
+    IF nxt.id IS NOT NULL AND s.hold_reason IS NULL AND s.status <> 'removed' THEN
         -- An extension takes over: access continues; only a different plan changes the router profile.
         IF nxt.profile IS DISTINCT FROM v.profile THEN
             PERFORM billing.cancel_router_jobs(p_client_id, s.username, 'suspend', 'period ' || nxt.id || ' began');
@@ -27,6 +27,9 @@ BEGIN
             RETURN 'rolled_over';
         END IF;
         RETURN 'continued';
+    END IF;
+    IF nxt.id IS NOT NULL OR s.status = 'removed' THEN
+        RETURN 'continued';  -- held or removed: the operator's job already switched the account off
     END IF;
     UPDATE billing.subscribers SET status = 'suspended', updated_at = now()
      WHERE id = s.id AND status <> 'suspended';

@@ -62,7 +62,9 @@ BEGIN
              WHERE coalesce(a->>'name', '') <> ''
              ORDER BY a->>'name', coalesce((a->>'disabled')::boolean, false)
         ), billed AS (
-            SELECT s.id, s.username, cur.profile AS expected_profile, cur.id IS NOT NULL AS paid
+            -- A held or removed subscriber must be off whatever was paid.
+            SELECT s.id, s.username, cur.profile AS expected_profile,
+                   cur.id IS NOT NULL AND s.hold_reason IS NULL AND s.status <> 'removed' AS paid
               FROM billing.subscribers s
               LEFT JOIN LATERAL (
                   SELECT v.id, v.profile FROM billing.subscriptions v

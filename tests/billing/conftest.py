@@ -205,7 +205,7 @@ def payment(
     sql(
         app,
         "INSERT INTO gateway.transactions (client_id, service, route, f010, payload_hash, request, state, "
-        "amount, provider_ref) VALUES (:c, :s, 'pay', :f, 'h', CAST(:r AS jsonb), :st, :a, :ref)",
+        "amount, provider_ref, account_ref) VALUES (:c, :s, 'pay', :f, 'h', CAST(:r AS jsonb), :st, :a, :ref, :u)",
         c=isp.client_id,
         s=isp.isp_service,
         f=f010,
@@ -213,6 +213,7 @@ def payment(
         st=state,
         a=amount,
         ref=ref,
+        u=username,
     )
     return f010
 

@@ -163,22 +163,37 @@ def test_quote_refusals(app, isp, username, code, amount, message):
 # ---------------------------------------------------------------------------------------------- activation
 
 
-def test_first_payment_starts_now_second_extends_from_the_end(app, isp):
+def test_first_payment_starts_now_the_same_plan_again_extends_from_the_end(app, isp):
     first = _activate(app, isp, payment(app, isp, "alice", "DAY"))
-    second = _activate(app, isp, payment(app, isp, "alice", "FAST", amount="20"))
+    second = _activate(app, isp, payment(app, isp, "alice", "DAY"))
     assert first["ok"] and second["ok"] and not first["replay"]
     p1, p2 = _periods(app, isp)
     assert p1["ends_at"] - p1["starts_at"] == dt.timedelta(days=1)
     assert p2["starts_at"] == p1["ends_at"]  # chained, not overlapping
     assert p2["ends_at"] - p2["starts_at"] == dt.timedelta(days=1)
-    assert (p1["profile"], p2["profile"]) == ("10M", "20M")
-    # The router keeps today's profile; the extension's 20M applies when it begins.
-    assert second["profile"] == "10M"
     assert dt.datetime.fromisoformat(second["paid_until"]) == p2["ends_at"]
     status = sql(app, "SELECT billing.subscriber_status(:a, 'alice')", a=isp.app_id)
     assert status["state"] == "active" and status["plan"] == "DAY"
     assert status["summary"].startswith("paid, provisioning pending until ")
+    assert status["renewal"].startswith("paying for DAY again extends it from ")
     assert _subscriber_status(app, isp) == "active"
+
+
+def test_another_plan_replaces_the_running_one_at_once_and_queued_periods_follow(app, isp):
+    _activate(app, isp, payment(app, isp, "alice", "DAY"))
+    _activate(app, isp, payment(app, isp, "alice", "DAY"))  # queued behind the first
+    effect = sql(app, "SELECT billing.renewal_effect(:c, s.id, 'FAST') FROM billing.subscribers s "
+                 "WHERE s.client_id = :c AND s.username = 'alice'", c=isp.client_id)  # fmt: skip
+    assert effect["effect"] == "replace" and effect["message"].startswith("replaces your DAY plan at once")
+    fast = _activate(app, isp, payment(app, isp, "alice", "FAST", amount="20"))
+    assert fast["profile"] == "20M"  # the router gets the new speed now, not when DAY would have ended
+    old, new, queued = _periods(app, isp)
+    assert (old["status"], old["ends_at"]) == ("replaced", new["starts_at"])
+    assert (new["profile"], new["ends_at"] - new["starts_at"]) == ("20M", dt.timedelta(days=1))
+    assert (queued["status"], queued["starts_at"]) == ("active", new["ends_at"])  # paid time is never lost
+    assert queued["ends_at"] - queued["starts_at"] == dt.timedelta(days=1)
+    status = sql(app, "SELECT billing.subscriber_status(:a, 'alice')", a=isp.app_id)
+    assert status["plan"] == "FAST"
 
 
 def test_payment_after_expiry_starts_now(app, isp):
@@ -273,15 +288,16 @@ def test_expiry_suspends_and_queues_disable_and_kick(app, isp):
 
 def test_expiry_with_an_extension_continues_or_switches_profile(app, isp):
     _activate(app, isp, payment(app, isp, "alice", "DAY"))
-    _activate(app, isp, payment(app, isp, "alice", "FAST", amount="20"))
-    _age(app, isp, seconds=86400 + 5)  # the first day is over, the FAST day has begun
+    _activate(app, isp, payment(app, isp, "alice", "DAY"))  # queued
+    _activate(app, isp, payment(app, isp, "alice", "FAST", amount="20"))  # replaces the first; the queued DAY follows
+    _age(app, isp, seconds=86400 + 5)  # the FAST day is over, the queued DAY day has begun
     sql(app, "SELECT billing.expire_due(1000)")
-    first, second = _periods(app, isp)
-    assert (first["status"], second["status"]) == ("expired", "active")
+    replaced, fast, queued = _periods(app, isp)
+    assert (replaced["status"], fast["status"], queued["status"]) == ("replaced", "expired", "active")
     assert _subscriber_status(app, isp) == "active"
     [job] = _jobs(app, isp)
     assert job["action"] == "activate"
-    assert job["payload"]["servicepayload"]["profile"] == "20M"
+    assert job["payload"]["servicepayload"]["profile"] == "10M"
     assert job["payload"]["servicesecrets"] == {"password": f"subscriber:{isp.subscribers['alice']['id']}"}
 
 

@@ -13,8 +13,9 @@ import requests
 from librouteros.query import Key
 
 from admin import services
+from billing import catalogue, queue
 from core import db
-from tests.billing.conftest import SUBSCRIBER_PASSWORD, rows, sql
+from tests.billing.conftest import SUBSCRIBER_PASSWORD, plan, rows, sql
 from tests.factories import ACTOR
 from tests.routeros_fixtures import api_connect
 
@@ -244,3 +245,50 @@ def test_a_forged_paid_callback_buys_no_plan_and_no_router_access(
     assert periods(app, live_isp) == []
     assert status(live_gateway, live_isp)["message"] == "alice: no plan paid yet"
     assert all(a["disabled"] == "true" for a in accounts(routeros)) or accounts(routeros) == []
+
+
+def test_renewal_on_a_faster_plan_sets_the_profile_and_drops_the_running_session(app, live_gateway, live_isp, routeros):
+    with app.app_context(), db.transaction() as conn:
+        catalogue.create_plan(conn, live_isp.app_id, plan("SLOW", duration="1 hour", profile="10M"), ACTOR)
+    slow = settled(app, pay(live_gateway, live_isp, plan="SLOW")["f010"])
+    worker_once(app)
+    assert accounts(routeros)[0]["profile"] == "10M"
+    routeros.connect_session("pppoe", "alice", password=SUBSCRIBER_PASSWORD)
+    assert "replaces" in status(live_gateway, live_isp)["data"]["renewal"]
+
+    fast = settled(app, pay(live_gateway, live_isp, plan="HOUR")["f010"])  # 20M, paid while SLOW runs
+    assert fast["state"] == "completed"
+    old, new = periods(app, live_isp)
+    assert (old["transaction_id"], old["status"]) == (slow["id"], "replaced")  # replaced at once, not queued
+    assert new["transaction_id"] == fast["id"] and new["starts_at"] == old["ends_at"]
+    assert new["ends_at"] - new["starts_at"] == dt.timedelta(hours=1)
+    worker_once(app)
+    [account] = accounts(routeros)
+    assert (account["disabled"], account["profile"]) == ("false", "20M")
+    assert routeros.state()["/ppp/active"] == []  # the running session kept the old speed until dropped
+    assert status(live_gateway, live_isp)["data"]["plan"] == "HOUR"
+
+
+def test_manual_suspend_drops_the_session_resume_reenables_and_remove_deletes(
+    app, live_gateway, live_isp, routeros, client, admin_headers
+):
+    settled(app, pay(live_gateway, live_isp, plan="HOUR")["f010"])
+    worker_once(app)
+    routeros.connect_session("pppoe", "alice", password=SUBSCRIBER_PASSWORD)
+    base = f"/api/v1/admin/clients/{live_isp.app_id}/subscribers/alice"
+
+    assert client.post(f"{base}/suspend", json={"reason": "abuse"}, headers=admin_headers).status_code == 200
+    worker_once(app)
+    assert accounts(routeros)[0]["disabled"] == "true" and routeros.state()["/ppp/active"] == []
+
+    assert client.post(f"{base}/resume", headers=admin_headers).status_code == 200
+    worker_once(app)
+    assert (accounts(routeros)[0]["disabled"], accounts(routeros)[0]["profile"]) == ("false", "20M")
+    with app.app_context():
+        assert queue.router_account(live_isp.app_id, "alice")["message"] == "enabled, profile 20M"
+    routeros.connect_session("pppoe", "alice", password=SUBSCRIBER_PASSWORD)
+
+    assert client.delete(base, headers=admin_headers).status_code == 200
+    worker_once(app)
+    assert accounts(routeros) == [] and routeros.state()["/ppp/active"] == []
+    assert status(live_gateway, live_isp)["data"]["state"] == "removed"

@@ -12,6 +12,7 @@ from werkzeug.serving import make_server
 
 from microservices.router import routeros as router_client
 from microservices.router.app import create_app
+from reports import health
 from simulators.routeros import SessionRefused
 from tests.routeros_fixtures import (  # noqa: F401 (the *_fixture imports register pytest fixtures)
     ROUTER_PASSWORD,
@@ -22,6 +23,7 @@ from tests.routeros_fixtures import (  # noqa: F401 (the *_fixture imports regis
     self_signed_cert,
     server_context,
 )
+from tests.servers import LiveServer
 
 TOKEN = "test-internal-token"
 HEADERS = {"X-Internal-Token": TOKEN}
@@ -83,6 +85,30 @@ def test_activate_creates_then_is_idempotent_then_updates(client, routeros_sim, 
     assert (status, body["result"], body["id"]) == (200, "updated", "*1")
     (account,) = accounts_of(routeros_sim, service_type)
     assert (account["profile"], account["password"]) == ("20M", "new")
+
+
+@pytest.mark.parametrize("service_type", ["pppoe", "hotspot"])
+def test_a_profile_change_drops_the_running_session(client, routeros_sim, service_type):
+    activate(client, routeros_sim, service_type)
+    routeros_sim.connect_session(service_type, "alice", password="pw")
+    status, body = activate(client, routeros_sim, service_type, comment="same profile")
+    assert (status, body["sessions_removed"]) == (200, 0)  # nothing about the speed changed: keep the session
+    assert len(sessions_of(routeros_sim, service_type)) == 1
+    status, body = activate(client, routeros_sim, service_type, profile="20M")
+    assert (status, body["result"], body["sessions_removed"]) == (200, "updated", 1)
+    assert sessions_of(routeros_sim, service_type) == []
+    assert accounts_of(routeros_sim, service_type)[0]["profile"] == "20M"
+
+
+@pytest.mark.parametrize("service_type", ["pppoe", "hotspot"])
+def test_remove_deletes_the_account_and_its_session(client, routeros_sim, service_type):
+    activate(client, routeros_sim, service_type)
+    routeros_sim.connect_session(service_type, "alice", password="pw")
+    body = {"router": router(routeros_sim), "username": "alice", "service_type": service_type}
+    assert post(client, "/remove", body)[1] == {"status": "200", "result": "removed", "sessions_removed": 1,
+                                                "username": "alice", "service_type": service_type}  # fmt: skip
+    assert (accounts_of(routeros_sim, service_type), sessions_of(routeros_sim, service_type)) == ([], [])
+    assert post(client, "/remove", body)[1]["result"] == "absent"
 
 
 def test_activate_without_password_keeps_it_and_reenables(client, routeros_sim, routeros_api):
@@ -285,7 +311,9 @@ def test_tls_router(client, tmp_path):
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Internal-Token": "wrong"}])
-@pytest.mark.parametrize(("method", "path"), [("POST", "/activate"), ("POST", "/accounts"), ("POST", "/nope")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/activate"), ("POST", "/accounts"), ("POST", "/remove"), ("POST", "/nope")]
+)
 def test_token_required(client, headers, method, path):
     response = client.open(path, method=method, json={}, headers=headers)
     assert response.status_code == 401
@@ -301,6 +329,15 @@ def test_healthz(client):
 def test_healthz_needs_no_token_so_the_dashboard_can_check_it(client):
     response = client.get("/healthz")
     assert (response.status_code, response.get_json()["status"]) == (200, "200")
+
+
+def test_the_dashboard_health_check_sees_the_adapter_up():
+    # The gateway's check sends no token (as for the M-Pesa adapter); a 401 there showed the service "down".
+    server = LiveServer(create_app({"INTERNAL_TOKEN": TOKEN})).start()
+    try:
+        assert health.check_one("router", server.url)["up"] is True
+    finally:
+        server.stop()
 
 
 def test_unknown_path_and_method(client):

@@ -16,6 +16,9 @@ ARGS = {
     "user_id": 1,
     "public_id": "00000000-0000-0000-0000-000000000000",
     "fn": "someclient_someservice_pay",
+    "code": "PLAN",
+    "username": "someone",
+    "action": "suspend",
 }
 # POSTs that only read (they run in rolled-back transactions): every role may use them.
 READ_ONLY_POSTS = frozenset(

@@ -53,15 +53,19 @@ def psql(database_url: str, command: str) -> str:
 
 
 def row_counts(app) -> dict[str, int]:
-    """Exact row count of every table of the gateway's schemas."""
-    with app.app_context(), db.transaction() as conn:
-        tables = conn.execute(
-            text(
-                "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables "
-                "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
-            )
-        ).scalars()
-        return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}  # noqa: S608 - names from pg_catalog
+    """Exact row count of every table of the database, read as its owner (the app's role may not read them all)."""
+    owner = db.make_engine(app.config["MIGRATION_DATABASE_URL"], pool_size=1)
+    try:
+        with app.app_context(), db.transaction(owner) as conn:
+            tables = conn.execute(
+                text(
+                    "SELECT format('%I.%I', schemaname, relname) FROM pg_stat_user_tables "
+                    "WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1"
+                )
+            ).scalars()
+            return {t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar() for t in tables}  # noqa: S608 - names from pg_catalog
+    finally:
+        owner.dispose()
 
 
 def assert_only_request_logs(before: dict[str, int], after: dict[str, int], requests_made: int) -> None:
