@@ -82,7 +82,11 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"] or "memory://"
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.after_request(_retry_after_only_when_limited)  # registered first, so it runs after the limiter's headers
+    # Flask-Limiter would read RATELIMIT_DEFAULT as an app-wide limit keyed on the App-ID header, the very hole
+    # gateway/limits.py closes: it must not see it (it reads its config only here).
+    client_default = app.config.pop("RATELIMIT_DEFAULT")
     limiter.init_app(app)
+    app.config["RATELIMIT_DEFAULT"] = client_default
 
     register_error_handlers(app)
     api_log.register(app)
