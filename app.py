@@ -18,7 +18,7 @@ from adapters.url_policy import parse_allowlist
 from core import db
 from core.crypto import derive_key
 from core.errors import register_error_handlers
-from gateway import api_log
+from gateway import api_log, limits
 from routes import register_blueprints
 from routes.rate_limits import limiter
 
@@ -64,17 +64,29 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     if app.config["TRUSTED_PROXY_COUNT"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXY_COUNT"])  # type: ignore[method-assign]
     if app.config["DATABASE_URL"]:
-        app.extensions["db_engine"] = db.make_engine(app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"])
+        app.extensions["db_engine"] = db.make_engine(
+            app.config["DATABASE_URL"], app.config["DB_POOL_SIZE"], app.config["DB_STATEMENT_TIMEOUT_MS"]
+        )
     app.extensions["service_adapter"] = HttpAdapter(
         make_session(),
         app.config["INTERNAL_TOKEN"],
         retries=app.config["SERVICE_RETRIES"],
         host_allowlist=parse_allowlist(app.config["SERVICE_HOST_ALLOWLIST"]),
     )
-    app.config["RATELIMIT_DEFAULTS"] = app.config["RATELIMIT_DEFAULT"]
+    # The API's limits are counted after authentication (gateway/limits.py), in PostgreSQL unless a store is set.
+    limits.parse_rate(app.config["RATELIMIT_DEFAULT"])
+    limits.parse_rate(app.config["RATELIMIT_ANONYMOUS"])
+    app.extensions["rate_store"] = limits.external_store(app)
+    # Flask-Limiter keeps only the limits routes declare themselves (the captive page's, per address): no
+    # app-wide default, which would count the API per App-ID header again.
+    app.config["RATELIMIT_STORAGE_URI"] = app.config["RATELIMIT_STORAGE_URI"] or "memory://"
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     app.after_request(_retry_after_only_when_limited)  # registered first, so it runs after the limiter's headers
+    # Flask-Limiter would read RATELIMIT_DEFAULT as an app-wide limit keyed on the App-ID header, the very hole
+    # gateway/limits.py closes: it must not see it (it reads its config only here).
+    client_default = app.config.pop("RATELIMIT_DEFAULT")
     limiter.init_app(app)
+    app.config["RATELIMIT_DEFAULT"] = client_default
 
     register_error_handlers(app)
     api_log.register(app)

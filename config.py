@@ -56,9 +56,20 @@ class Config:
     MAX_CONTENT_LENGTH = _env_int("MAX_BODY_BYTES", 64 * 1024)
     MAX_CHAIN_DEPTH = _env_int("MAX_CHAIN_DEPTH", 5)
     SERVICE_RETRIES = _env_int("SERVICE_RETRIES", 1)  # extra tries for idempotent (GET) calls only
-    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
-    RATELIMIT_DEFAULT = _env("RATELIMIT_DEFAULT", "600/minute")
+    # Empty: counted in PostgreSQL, shared by every worker and instance with no extra service. Or a `limits`
+    # storage URI such as redis://host:6379 (memory:// is per process: tests only).
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "")
+    # Per authenticated client unless the client has its own `rate_limit`. 6,000/minute = 100/s sustained
+    # inside any minute: above a busy merchant's peak (a flash sale of ~50 payments/s plus their status polls),
+    # far below what would let one client starve the others (docs/operations.md).
+    RATELIMIT_DEFAULT = _env("RATELIMIT_DEFAULT", "6000/minute")
+    # Requests that fail authentication (401), per source address.
+    RATELIMIT_ANONYMOUS = _env("RATELIMIT_ANONYMOUS", "60/minute")
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    # Monthly partitions of api_logs and call_attempts: months kept (older ones are dropped by the worker)
+    # and months created ahead.
+    API_LOG_RETENTION_MONTHS = _env_int("API_LOG_RETENTION_MONTHS", 6)
+    PARTITION_MONTHS_AHEAD = _env_int("PARTITION_MONTHS_AHEAD", 2)
     # Captive page (/hotspot/<app_id>): form posts per source address, and the router host names (besides
     # private and loopback addresses) its link-login-only may point at, comma-separated.
     HOTSPOT_RATE_LIMIT = _env("HOTSPOT_RATE_LIMIT", "10/minute;60/hour")

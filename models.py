@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, Interval, Numeric, Text
+from sqlalchemy import BigInteger, Date, FetchedValue, ForeignKey, Integer, Interval, Numeric, SmallInteger, Text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import DateTime
@@ -64,6 +64,8 @@ class Client(GatewayTable):
     webhook_secret_enc: Mapped[str]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    rate_limit: Mapped[str | None]  # "1200/minute"; NULL = RATELIMIT_DEFAULT
+    monthly_quota: Mapped[int | None]  # transactions per UTC month; NULL = no quota
 
 
 class ClientCredential(GatewayTable):
@@ -206,8 +208,11 @@ class TransactionEvent(GatewayTable):
 
 
 class CallAttempt(GatewayTable):
+    """Partitioned by month on created_at (schema 0020), so the key includes it."""
+
     __tablename__ = "call_attempts"
-    id: Mapped[int] = pk()
+    # Both key columns come from the database (sequence, now()): a composite key gets no implicit default.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=FetchedValue())
     transaction_id: Mapped[int] = fk("transactions.id")
     step: Mapped[int]
     method: Mapped[str]
@@ -217,7 +222,7 @@ class CallAttempt(GatewayTable):
     request_body: Mapped[str | None]
     response_body: Mapped[str | None]
     error: Mapped[str | None]
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(primary_key=True, server_default=FetchedValue())
 
 
 class Callback(GatewayTable):
@@ -233,8 +238,11 @@ class Callback(GatewayTable):
 
 
 class ApiLog(GatewayTable):
+    """Partitioned by month on created_at (schema 0020), so the key includes it."""
+
     __tablename__ = "api_logs"
-    id: Mapped[int] = pk()
+    # Both key columns come from the database (sequence, now()): a composite key gets no implicit default.
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, server_default=FetchedValue())
     client_id: Mapped[int | None] = fk("clients.id")
     app_id: Mapped[str | None]
     method: Mapped[str]
@@ -245,7 +253,7 @@ class ApiLog(GatewayTable):
     transaction_id: Mapped[int | None] = mapped_column(BigInteger)
     request_body: Mapped[str | None]
     response_body: Mapped[str | None]
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(primary_key=True, server_default=FetchedValue())
 
 
 class Outbox(GatewayTable):
@@ -426,3 +434,14 @@ class DriftCheck(BillingTable):
     last_started_at: Mapped[datetime]
     last_finished_at: Mapped[datetime | None]
     last_result: Mapped[dict[str, Any] | None]
+
+
+class RateCounter(GatewayTable):
+    """Fixed-window counters for rate limits and monthly quotas (sql/gateway/25_limits.sql)."""
+
+    __tablename__ = "rate_counters"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    hits: Mapped[int]
+    expires_at: Mapped[datetime]

@@ -18,6 +18,7 @@ from core.crypto import app_secret_box
 from core.errors import Conflict, InvalidField, NotFound
 from core.filters import Filters
 from gateway.auth import hash_api_secret, new_api_credentials
+from gateway.limits import normalise_rate
 from models import Client, ClientCredential, ProviderCredential
 
 # Everything of a client row but its secrets.
@@ -80,8 +81,28 @@ def create_client(conn: Connection, data: dict, actor: Actor | None) -> dict:
     return {**get_client(conn, app_id), **creds, "webhook_secret": webhook_secret}
 
 
+def _rate_limit(data: dict) -> str | None:
+    value = data.get("rate_limit")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None  # back to RATELIMIT_DEFAULT
+    if not isinstance(value, str):
+        raise InvalidField("rate_limit must be a string such as '1200/minute', or null for the default")
+    return normalise_rate(value)
+
+
+def _monthly_quota(data: dict) -> int | None:
+    value = data.get("monthly_quota")
+    if value is None or value == "":
+        return None  # no quota
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2_000_000_000:
+        raise InvalidField("monthly_quota must be a whole number of transactions from 1 to 2000000000, or null")
+    return value
+
+
 def update_client(conn: Connection, app_id: str, data: dict, actor: Actor | None) -> dict:
-    """Edit contact details and the webhook URL."""
+    """Edit contact details, the webhook URL, the rate limit and the monthly quota."""
     before = get_client(conn, app_id)
     data = v.body_object(data)
     changes = {}
@@ -91,6 +112,8 @@ def update_client(conn: Connection, app_id: str, data: dict, actor: Actor | None
         ("phone", lambda: v.text_field(data, "phone", required=False, max_length=32)),
         ("contact_person", lambda: v.text_field(data, "contact_person", required=False)),
         ("callback_url", lambda: _outbound_url(data, "callback_url", required=False)),
+        ("rate_limit", lambda: _rate_limit(data)),
+        ("monthly_quota", lambda: _monthly_quota(data)),
     ):
         if key in data:
             changes[key] = getter()

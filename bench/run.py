@@ -271,7 +271,7 @@ def main() -> int:
         workers = gunicorn_settings()
         print(
             f"gateway: gunicorn {workers['worker_class']} workers={workers['workers']} threads={workers['threads']}, "
-            f"GATEWAY_ENV=production, rate limit raised to {BENCH_RATE_LIMIT} (default 600/minute per App-ID); "
+            f"GATEWAY_ENV=production, rate limit raised to {BENCH_RATE_LIMIT} (default 6000/minute per client); "
             f"PostgreSQL fsync {'on' if args.fsync else 'off (as make run)'}; {os.cpu_count()} CPUs, load average "
             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; {args.seconds} s per row, wrk -t2",
             flush=True,

@@ -1,15 +1,18 @@
-"""Database access: pooled engine, transactions with SET LOCAL timeouts, SQLSTATE → GatewayError in one place."""
+"""Database access: pooled engine, transactions with SET LOCAL timeouts, single-statement autocommit calls for
+the hot path, SQLSTATE → GatewayError in one place."""
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import psycopg2.extensions
 from flask import current_app
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -35,20 +38,52 @@ _SQLSTATE_ERRORS: dict[str, type[errors.GatewayError]] = {
 _UNSTORABLE_TEXT = frozenset({"22P05", "22021"})
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
-    """An engine whose connections start with a pinned search_path (no session state beyond it)."""
+# A pooled connection idle longer than this is pinged on checkout; a busy one is not. Under load connections
+# come back within milliseconds (LIFO pool), so the hot path never pays the ping; a quiet gateway pays one round
+# trip per request, when it has time for it, and gets a fresh connection after a database restart.
+PING_AFTER_IDLE_S = 1.0
+
+
+def make_engine(url: str, pool_size: int = 10, statement_timeout_ms: int = 0) -> Engine:
+    """An engine whose connections start with a pinned search_path and statement_timeout, set once at
+    connect (no per-transaction SET round trip). Behind PgBouncer, set both on the role instead."""
     if not url:
         raise RuntimeError("DATABASE_URL is not set: `make run` starts a local PostgreSQL and sets it for you")
-    return create_engine(
+    options = "-c search_path=gateway,public"
+    if statement_timeout_ms:
+        options += f" -c statement_timeout={int(statement_timeout_ms)}"
+    eng = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_use_lifo=True,  # reuse the warmest connection: it needs no ping, and idle ones can age out
         pool_recycle=1800,
         # connect_timeout 2 s (libpq's minimum): an unreachable database answers 503 quickly, never a hang.
-        connect_args={"options": "-c search_path=gateway,public", "connect_timeout": 2},
+        connect_args={"options": options, "connect_timeout": 2},
         json_serializer=as_json,  # json/jsonb columns written through models.py take dates and decimals too
     )
+    event.listen(eng, "connect", _mark_used)
+    event.listen(eng, "checkout", _ping_if_idle)
+    event.listen(eng, "checkin", _mark_used)
+    return eng
+
+
+def _mark_used(dbapi_conn: Any, record: Any) -> None:
+    record.info["used_at"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+    # pool_pre_ping costs a round trip on every checkout; a connection used in the last second is almost
+    # surely alive, and if not, the failing statement invalidates the pool and answers 503 once.
+    if time.monotonic() - record.info.get("used_at", 0.0) < PING_AFTER_IDLE_S:
+        return
+    try:
+        dbapi_conn.autocommit = True  # a bare SELECT 1: no BEGIN/ROLLBACK around it
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        dbapi_conn.autocommit = False
+    except Exception as err:  # noqa: BLE001 - any failure means: replace this connection
+        raise exc.DisconnectionError() from err
 
 
 def engine() -> Engine:
@@ -103,6 +138,34 @@ def transaction(eng: Engine | None = None, timeout_ms: int | None = None) -> Ite
         raise errors.InvalidField(
             "the request holds a NUL character (\\x00) in a header, the URL or a field: remove it"
         ) from exc
+
+
+@contextmanager
+def autocommit(eng: Engine | None = None) -> Iterator[Connection]:
+    """A connection where each statement is its own transaction: no BEGIN or COMMIT round trips. For the
+    hot path, whose every step is one gateway.* function call (statement_timeout comes from the session)."""
+    eng = eng or engine()
+    try:
+        with eng.connect() as conn:
+            # psycopg2's own flag, not SQLAlchemy's isolation_level option: that one sends a
+            # `SET default_transaction_isolation` round trip when the connection goes back to the pool.
+            raw = conn.connection.dbapi_connection
+            if raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+                raw.rollback()  # never expected; but a leftover transaction must not swallow our statement
+            raw.autocommit = True
+            try:
+                yield conn
+            finally:
+                if not raw.closed:
+                    raw.autocommit = False  # nothing is open, so the pool's reset-on-return sends nothing
+    except DBAPIError as err:
+        raise translate(err) from err
+    except ValueError as err:
+        if "NUL (0x00)" not in str(err):
+            raise
+        raise errors.InvalidField(
+            "the request holds a NUL character (\\x00) in a header, the URL or a field: remove it"
+        ) from err
 
 
 def call_json(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Any:

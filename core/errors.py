@@ -56,6 +56,16 @@ class Conflict(GatewayError):
     http_status, code = 409, "conflict"
 
 
+class RateLimited(GatewayError):
+    """429: over the client's rate limit or monthly quota, or too many failed sign-ins from one address."""
+
+    http_status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
 class UnsupportedMediaType(GatewayError):
     http_status, code = 415, "unsupported_media_type"
 
@@ -91,7 +101,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(GatewayError)
     def _gateway_error(exc: GatewayError):
-        return _render(exc.http_status, exc.message, exc.body())
+        response = _render(exc.http_status, exc.message, exc.body())
+        if isinstance(exc, RateLimited):
+            return response[0], response[1], {"Retry-After": str(exc.retry_after)}
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

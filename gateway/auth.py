@@ -17,7 +17,7 @@ from flask import Request, current_app
 from core import db
 from core.crypto import constant_time_equal, keyed_hash
 from core.errors import AuthError, InvalidField, NotAssigned, UnknownRoute
-from gateway import registry
+from gateway import limits, registry
 
 _DUMMY_HASH = keyed_hash("dummy", "dummy")
 
@@ -168,10 +168,24 @@ def basic_pair(request: Request) -> tuple[str, str] | None:
     return _basic(request)
 
 
+def presented_hash(creds: ClientCredentials) -> str | None:
+    """The keyed hash of a Basic secret, as SQL compares it (None for a Bearer token)."""
+    return None if creds.token_version is not None else hash_api_secret(creds.secret or "")
+
+
 def authenticate_route(creds: ClientCredentials, service: str, route: str) -> registry.Resolution:
-    """R1: authenticate and find the route. Raises AuthError, NotAssigned or UnknownRoute."""
-    with db.transaction() as conn:
+    """Authenticate and find the route without counting anything (the hot path counts in begin_request).
+    Raises AuthError, NotAssigned or UnknownRoute."""
+    with db.autocommit() as conn:
         res = registry.resolve(conn, creds.app_id, creds.username, service, route)
+    return check_route(creds, res, service, route)
+
+
+def check_route(
+    creds: ClientCredentials, res: registry.Resolution | None, service: str, route: str
+) -> registry.Resolution:
+    """Word the refusal for what the resolve found, in the order callers rely on: credentials, client
+    status, service, route, assignment, functions. Returns the resolution when nothing is wrong."""
     if res is None:
         check_client(creds, "active", 0, None)  # same work and answer as a wrong secret
         raise AuthError("invalid credentials")
@@ -188,11 +202,18 @@ def authenticate_route(creds: ClientCredentials, service: str, route: str) -> re
 
 
 def authenticate(creds: ClientCredentials) -> registry.Resolution:
-    """Authenticate without a route (token and status endpoints). Raises AuthError or NotAssigned."""
-    with db.transaction() as conn:
-        res = registry.resolve(conn, creds.app_id, creds.username, "", "")
+    """Authenticate without a route (token and status endpoints) and count the request against the client's
+    rate limit in the same statement. Raises AuthError, NotAssigned or RateLimited."""
+    with db.autocommit() as conn:
+        res = registry.resolve(
+            conn, creds.app_id, creds.username, "", "", presented_hash(creds), creds.token_version, limits.sql_limits()
+        )
     if res is None:
         check_client(creds, "active", 0, None)
         raise AuthError("invalid credentials")
     check_client(creds, res.status, res.credential_version, res.secret_hash)
+    refusal = limits.limited(res)
+    if refusal:
+        raise refusal
+    limits.check_client_external(res.client_id, res.app_id, res.rate_limit)
     return res

@@ -1,39 +1,22 @@
-"""(client, service, route) → assignment and function registry row: round trip R1 of a request.
+"""(client, service, route) → assignment and function registry row, with the credential check and the
+client's rate limit: gateway.authenticate_client (sql/gateway/25_limits.sql) is the one resolve query.
 
 The only place the processor learns which function to call; names come from registry rows, never from input.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+from core import db
+
 _RESOLVE = text(
-    """
-    SELECT c.id AS client_id, c.app_id, c.status, c.credential_version,
-           cr.secret_hash,
-           s.id AS service_id, s.name AS service_name, s.kind, s.base_url, s.timeout_s::float AS timeout_s,
-           s.active AS service_active, s.settings,
-           sr.id AS route_id,
-           a.id AS assignment_id, a.active AS assignment_active,
-           fr.id AS registry_id,
-           (SELECT coalesce(json_agg(json_build_object('field', f.field, 'required', f.required,
-                                                       'pattern', f.pattern, 'max_length', f.max_length)), '[]')
-              FROM gateway.service_fields f WHERE f.service_id = s.id) AS fields,
-           (SELECT json_object_agg(pc.provider, pc.data_enc)
-              FROM gateway.provider_credentials pc WHERE pc.client_id = c.id) AS provider_credentials
-      FROM gateway.clients c
-      LEFT JOIN gateway.client_credentials cr
-             ON cr.client_id = c.id AND cr.active AND cr.api_username = :username
-      LEFT JOIN gateway.services s ON s.name = :service
-      LEFT JOIN gateway.service_routes sr ON sr.service_id = s.id AND sr.route = :route
-      LEFT JOIN gateway.assignments a ON a.client_id = c.id AND a.service_id = s.id
-      LEFT JOIN gateway.function_registry fr ON fr.assignment_id = a.id AND fr.route_id = sr.id
-     WHERE c.app_id = :app_id
-    """
+    "SELECT gateway.authenticate_client(:app_id, :username, :secret_hash, :token_version, :service, :route, "
+    "CAST(:limits AS jsonb))"
 )
 
 
@@ -59,18 +42,47 @@ class Resolution:
     registry_id: int | None
     fields: list[dict]
     provider_credentials: dict[str, str]
+    rules_version: str | None = None
+    rate_limit: str | None = None
+    monthly_quota: int | None = None
+    authenticated: bool = False
+    retry_after: int | None = None  # set when SQL counted this request over the client's rate limit
+    limit: str | None = None
 
 
-def resolve(conn: Connection, app_id: str, username: str | None, service: str, route: str) -> Resolution | None:
-    """The client (with the credential row for `username`, if given) and its route; None for an unknown App ID."""
-    row = (
-        conn.execute(_RESOLVE, {"app_id": app_id, "username": username, "service": service, "route": route})
-        .mappings()
-        .first()
-    )
-    if row is None:
+_NAMES = {f.name for f in fields(Resolution)}
+
+
+def from_json(data: dict | None) -> Resolution | None:
+    """A Resolution from gateway.authenticate_client's answer (None for an unknown App ID)."""
+    if data is None:
         return None
-    data = dict(row)
-    data["settings"] = data["settings"] or {}
-    data["provider_credentials"] = data["provider_credentials"] or {}
-    return Resolution(**data)
+    row = {k: v for k, v in data.items() if k in _NAMES}
+    row["settings"] = row.get("settings") or {}
+    row["provider_credentials"] = row.get("provider_credentials") or {}
+    row["fields"] = row.get("fields") or []
+    return Resolution(**row)
+
+
+def resolve(
+    conn: Connection,
+    app_id: str,
+    username: str | None,
+    service: str,
+    route: str,
+    secret_hash: str | None = None,
+    token_version: int | None = None,
+    limits: dict | None = None,
+) -> Resolution | None:
+    """The client (with the credential row for `username`, if given) and its route; None for an unknown App ID.
+    With `limits`, a request whose credential holds is counted against the client's rate limit."""
+    params = {
+        "app_id": app_id,
+        "username": username,
+        "secret_hash": secret_hash,
+        "token_version": token_version,
+        "service": service,
+        "route": route,
+        "limits": db.as_json(limits) if limits else None,
+    }
+    return from_json(db.call_json(conn, _RESOLVE.text, params))

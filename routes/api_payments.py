@@ -31,7 +31,8 @@ def process():
         status, result = payment_processor.process_payment(creds, body, log)
     finally:
         g.client_id, g.app_id = log.get("client_id"), log.get("app_id")
-    g.api_logged = True  # the SQL pipeline wrote the API log in the same transaction as the answer
+        # The SQL pipeline wrote the API log in the statement that decided the answer (429s included).
+        g.api_logged = bool(log.get("logged"))
     return jsonify(result), status
 
 

@@ -2,12 +2,15 @@
 -- transaction after `alembic upgrade`; every file is CREATE OR REPLACE, so loading twice is safe.
 \ir gateway/10_results.sql
 \ir gateway/20_state.sql
+\ir gateway/25_limits.sql
 \ir gateway/40_callbacks.sql
 \ir gateway/30_payment.sql
+\ir gateway/35_begin_request.sql
 \ir gateway/50_lookup.sql
 \ir gateway/55_mpesa.sql
 \ir gateway/60_jobs.sql
 \ir gateway/70_history.sql
+\ir gateway/75_partitions.sql
 \ir billing/10_core.sql
 \ir billing/20_catalogue.sql
 \ir billing/30_periods.sql

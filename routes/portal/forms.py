@@ -102,6 +102,16 @@ class ClientEditForm(FlaskForm):
         description="Where final transaction states are POSTed (signed with the webhook "
         "secret). Leave empty for no webhooks.",
     )
+    rate_limit = StringField(
+        "Rate limit",
+        validators=[Optional(), Length(max=40)],
+        description="Requests per second, minute, hour or day, e.g. 1200/minute. Empty: the gateway default.",
+    )
+    monthly_quota = StringField(
+        "Monthly transaction quota",
+        validators=[Optional(), Regexp(r"^\d{1,10}$", message="a whole number of transactions, e.g. 100000")],
+        description="New payments per calendar month (UTC). Empty: no quota.",
+    )
 
 
 class ClientForm(ClientEditForm):
@@ -238,6 +248,9 @@ def client_data(form: ClientEditForm) -> dict:
     }
     if isinstance(form, ClientForm):
         data["app_id"] = (form.app_id.data or "").strip()
+    else:  # limits are set on an existing client (empty clears them)
+        data["rate_limit"] = (form.rate_limit.data or "").strip() or None
+        data["monthly_quota"] = (form.monthly_quota.data or "").strip() or None
     # Empty optional fields are cleared (None), not stored as "".
     return {k: (v or None) if k in ("phone", "contact_person", "callback_url") else v for k, v in data.items()}
 

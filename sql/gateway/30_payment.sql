@@ -22,11 +22,14 @@ BEGIN
         v_action := r->>'action';
     END IF;
 
-    -- Optional gateway extensions a function may return: a provider reference and a receipt.
-    UPDATE gateway.transactions
-       SET provider_ref = coalesce(nullif(r->>'reference', ''), provider_ref),
-           receipt = coalesce(nullif(r->>'receipt', ''), receipt)
-     WHERE id = p_txn;
+    -- Optional gateway extensions a function may return: a provider reference and a receipt. Only when
+    -- present: an UPDATE that changes nothing still writes a new row version (and WAL) on the hot path.
+    IF nullif(r->>'reference', '') IS NOT NULL OR nullif(r->>'receipt', '') IS NOT NULL THEN
+        UPDATE gateway.transactions
+           SET provider_ref = coalesce(nullif(r->>'reference', ''), provider_ref),
+               receipt = coalesce(nullif(r->>'receipt', ''), receipt)
+         WHERE id = p_txn;
+    END IF;
 
     IF v_action = 'SERVICE' THEN
         IF t.depth >= v_max THEN

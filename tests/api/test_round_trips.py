@@ -1,53 +1,126 @@
-"""The request's database budget (DESIGN §2): resolve (R1), begin (R2), finish (R3), counted as statements
-on the real engine — not timed. A SERVICE request runs exactly three pipeline statements plus one
-SET LOCAL statement_timeout per committing step; an answer straight from SQL skips R3."""
+"""The request's database budget, counted on the wire (tests/pg_proxy.py), so BEGIN, COMMIT, SET and pool
+pings count too (before this work: 14 for a service request, 12 for a status request). A request that calls
+a service makes exactly two round trips — gateway.begin_request (authenticate, resolve, limits, insert,
+request function; committed before the call) and gateway.finish_payment (response function, attempt, API
+log, outbox). An answer straight from SQL makes one."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
 
+from app import create_app
+from core import db
 from tests.factories import echo_setup
+from tests.pg_proxy import CountingProxy
 
 
 @pytest.fixture
-def statements(app):
-    seen: list[str] = []
+def wire(app_database_url, app):
+    recorder = CountingProxy(app_database_url)
+    gateway = create_app(
+        {
+            "DATABASE_URL": recorder.url,
+            "TESTING": True,
+            "ENV": "testing",
+            "RATELIMIT_ENABLED": True,  # the limit's counter must ride in the same statement
+            "RATELIMIT_DEFAULT": "100000/minute",
+            "PUBLIC_BASE_URL": app.config["PUBLIC_BASE_URL"],
+        }
+    )
+    yield gateway, recorder
+    gateway.extensions["db_engine"].dispose()
+    recorder.close()
 
-    def record(conn, cursor, statement, parameters, context, executemany):
-        seen.append(" ".join(statement.split())[:80])
 
-    engine = app.extensions["db_engine"]
-    event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
-
-
-def test_service_request_budget(app, client, echo_service, statements):
+def test_service_request_is_two_round_trips(app, wire, echo_service):
+    gateway, recorder = wire
     merchant, service = echo_setup(app, echo_service.url)
+    api = gateway.test_client()
+    # The first request of a process learns the service's field rules (one more round trip); then the budget.
+    assert (
+        api.post(
+            "/api/v1/payment/process",
+            json=merchant.fields(service["name"], "pay", f004="1"),
+            headers=merchant.headers(),
+        ).status_code
+        == 200
+    )
+    recorder.reset()
     body = merchant.fields(service["name"], "pay", f004="10")
-    statements.clear()
-    assert client.post("/api/v1/payment/process", json=body, headers=merchant.headers()).status_code == 200
-    pipeline = [s for s in statements if "set_config('statement_timeout'" not in s]
-    assert len(pipeline) == 3, statements
-    assert pipeline[0].startswith("SELECT c.id AS client_id")  # R1: the registry resolve
-    assert pipeline[1].startswith("SELECT gateway.begin_payment(")
-    assert pipeline[2].startswith("SELECT gateway.finish_payment(")
-    assert len(statements) == 5
+    answer = api.post("/api/v1/payment/process", json=body, headers=merchant.headers())
+    assert answer.status_code == 200, answer.get_json()
+    sent = list(recorder.queries)
+    assert len(sent) == 2, sent
+    assert sent[0].startswith("SELECT gateway.begin_request(")
+    assert sent[1].startswith("SELECT gateway.finish_payment(")
+    assert not any(q.split()[0].upper() in {"BEGIN", "COMMIT", "ROLLBACK", "SET"} for q in sent), sent
+    # Nothing given up: the row was committed by the first statement, the API log written by the second.
+    with app.app_context(), db.transaction() as conn:
+        logged = conn.exec_driver_sql(
+            "SELECT count(*) FROM gateway.api_logs l JOIN gateway.transactions t ON t.id = l.transaction_id "
+            "WHERE t.client_id = %s AND t.f010 = %s AND l.http_status = 200",
+            (merchant.id, body["f010"]),
+        ).scalar_one()
+    assert logged == 1
 
 
-def test_answer_from_sql_needs_no_third_statement(app, client, echo_service, statements):
+def test_answer_from_sql_is_one_round_trip(app, wire, echo_service):
+    gateway, recorder = wire
     merchant, service = echo_setup(app, echo_service.url)
     fn = f"{merchant.app_id}_{service['name']}_pay"
-    from core import db
-
     with app.app_context(), db.transaction() as conn:
         conn.exec_driver_sql(
             f"CREATE OR REPLACE FUNCTION clientfn.{fn}(unique_id text, data_input json) RETURNS TABLE(results json) "
             "LANGUAGE sql SET search_path = pg_catalog AS $$ SELECT json_build_object('status','200',"
             "'action','OUTPUT','message','from SQL') $$"
         )
-    statements.clear()
-    body = merchant.fields(service["name"], "pay")
-    assert client.post("/api/v1/payment/process", json=body, headers=merchant.headers()).status_code == 200
-    assert len([s for s in statements if "set_config('statement_timeout'" not in s]) == 2, statements
+    api = gateway.test_client()
+    assert (
+        api.post(
+            "/api/v1/payment/process", json=merchant.fields(service["name"], "pay"), headers=merchant.headers()
+        ).status_code
+        == 200
+    )
+    recorder.reset()
+    assert (
+        api.post(
+            "/api/v1/payment/process", json=merchant.fields(service["name"], "pay"), headers=merchant.headers()
+        ).status_code
+        == 200
+    )
+    assert len(recorder.queries) == 1, recorder.queries
+    assert recorder.queries[0].startswith("SELECT gateway.begin_request(")
+
+
+def test_status_lookup_is_two_round_trips(app, wire, echo_service):
+    gateway, recorder = wire
+    merchant, service = echo_setup(app, echo_service.url)
+    api = gateway.test_client()
+    body = merchant.fields(service["name"], "pay", f004="10")
+    assert api.post("/api/v1/payment/process", json=body, headers=merchant.headers()).status_code == 200
+    recorder.reset()
+    assert api.get(f"/api/v1/transactions/{body['f010']}", headers=merchant.headers()).status_code == 200
+    # authenticate + count the limit (one statement), then the read and the API log row (a transaction each).
+    sent = [" ".join(q.split())[:40] for q in recorder.queries]
+    assert sent[0].startswith("SELECT gateway.authenticate_client("), sent
+    assert len(sent) == 7, sent
+
+
+def test_idle_connection_is_pinged_without_a_transaction(app, wire, echo_service, monkeypatch):
+    gateway, recorder = wire
+    merchant, service = echo_setup(app, echo_service.url)
+    api = gateway.test_client()
+    body = merchant.fields(service["name"], "pay", f004="10")
+    assert api.post("/api/v1/payment/process", json=body, headers=merchant.headers()).status_code == 200
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_S", 0.0)
+    recorder.reset()
+    body = merchant.fields(service["name"], "pay", f004="10")
+    assert api.post("/api/v1/payment/process", json=body, headers=merchant.headers()).status_code == 200
+    assert [q.split("(")[0] for q in recorder.queries] == [
+        "SELECT 1",
+        "SELECT gateway.begin_request",
+        "SELECT 1",
+        "SELECT gateway.finish_payment",
+    ]
+    # The token endpoint (authenticate in autocommit) works on a pinged connection too.
+    assert api.post("/api/v1/auth/token", headers=merchant.headers()).status_code == 200

@@ -182,3 +182,23 @@ def test_list_search_and_pagination(app, admin_client):
     page = admin_client.get("/portal/clients?q=Zebra Searchable").get_data(as_text=True)
     assert merchant.app_id in page
     assert admin_client.get("/portal/clients?page=999").status_code == 200
+
+
+def test_rate_limit_and_quota_are_set_on_the_client_page(app, admin_client):
+    merchant = make_client(app)
+    url = f"/portal/clients/{merchant.app_id}"
+    token = csrf_token(admin_client, url)
+    base = {"csrf_token": token, "company_name": "Acme Ltd", "email": "ops@acme.test"}
+    bad = admin_client.post(f"{url}/edit", data={**base, "rate_limit": "fast", "monthly_quota": ""})
+    assert bad.status_code == 400 and "1200/minute" in bad.get_data(as_text=True)
+    ok = admin_client.post(f"{url}/edit", data={**base, "rate_limit": "1200 per minute", "monthly_quota": "100000"})
+    assert ok.status_code == 302
+    page = admin_client.get(url).get_data(as_text=True)
+    assert 'value="1200/minute"' in page and 'value="100000"' in page
+    cleared = admin_client.post(f"{url}/edit", data={**base, "rate_limit": "", "monthly_quota": ""})
+    assert cleared.status_code == 302
+    with app.app_context(), db.transaction() as conn:
+        row = conn.execute(
+            text("SELECT rate_limit, monthly_quota FROM gateway.clients WHERE id = :i"), {"i": merchant.id}
+        ).one()
+    assert tuple(row) == (None, None)
