@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 
 from billing.catalogue import create_subscriber, phone_field
@@ -24,6 +24,7 @@ from core.crypto import SecretBox
 from core.errors import Conflict, InvalidField, NotAssigned, NotFound
 from gateway import registry
 from gateway.registry import Resolution
+from models import Client, Subscriber
 
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: read aloud from a phone screen
 MAC_RE = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
@@ -50,17 +51,12 @@ def offer(conn: Connection, app_id: str, service_type: str | None = "hotspot") -
 
 def sign_in(conn: Connection, box: SecretBox, app_id: str, username: str, password: str) -> dict | None:
     """The subscriber when the password matches (never a removed one), else None."""
-    row = (
-        conn.execute(
-            text(
-                "SELECT s.username, s.password_enc, s.status FROM billing.subscribers s "
-                "JOIN gateway.clients c ON c.id = s.client_id WHERE c.app_id = :a AND s.username = :u"
-            ),
-            {"a": app_id, "u": username[:64]},
-        )
-        .mappings()
-        .first()
+    query = (
+        select(Subscriber.username, Subscriber.password_enc, Subscriber.status)
+        .join(Client, Client.id == Subscriber.client_id)
+        .where(Client.app_id == app_id, Subscriber.username == username[:64])
     )
+    row = conn.execute(query).mappings().first()
     stored = box.decrypt(row["password_enc"]) if row else secrets.token_hex(8)
     if row is None or row["status"] == "removed" or not hmac.compare_digest(stored.encode(), password.encode()):
         return None
@@ -71,11 +67,9 @@ def stored_password(conn: Connection, box: SecretBox, app_id: str, username: str
     """A hotspot subscriber's password in clear, for the device sign-in form posted to the router only (None for
     a PPPoE account: the hotspot would refuse it)."""
     enc = conn.execute(
-        text(
-            "SELECT s.password_enc FROM billing.subscribers s JOIN gateway.clients c ON c.id = s.client_id "
-            "WHERE c.app_id = :a AND s.username = :u AND s.service_type = 'hotspot'"
-        ),
-        {"a": app_id, "u": username},
+        select(Subscriber.password_enc)
+        .join(Client, Client.id == Subscriber.client_id)
+        .where(Client.app_id == app_id, Subscriber.username == username, Subscriber.service_type == "hotspot")
     ).scalar()
     return box.decrypt(enc) if enc else None
 

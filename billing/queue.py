@@ -3,13 +3,14 @@ periods about to end, and a live connection test through the router adapter."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import Select, func, select
 from sqlalchemy.engine import Connection
 
 from admin import audit
 from billing import jobs
 from core import db
 from core.errors import InvalidField
+from models import Client, Subscriber
 
 JOB_STATES = ("pending", "delivered", "dead")
 
@@ -40,18 +41,16 @@ def expiring(conn: Connection, app_id: str, within: str = "24 hours", limit: int
                         {"a": app_id, "w": within, "n": limit})  # fmt: skip
 
 
+def _router_of() -> Select:
+    """A client's id and the router service billing uses for it (billing.router_service_for decides)."""
+    return select(Client.id, func.billing.router_service_for(Client.id).label("svc"))
+
+
 def test_connection(app_id: str) -> dict:
     """Log in to the client's router through the adapter and count its accounts per service type.
     {"ok", "message", "counts"}; never raises for a router that does not answer."""
     with db.transaction() as conn:  # released before any router traffic
-        row = (
-            conn.execute(
-                text("SELECT c.id, billing.router_service_for(c.id) AS svc FROM gateway.clients c WHERE c.app_id = :a"),
-                {"a": app_id},
-            )
-            .mappings()
-            .first()
-        )
+        row = conn.execute(_router_of().where(Client.app_id == app_id)).mappings().first()
     if row is None or row["svc"] is None:
         return {"ok": False, "message": "no router service is assigned to this client", "counts": {}}
     counts: dict[str, int] = {}
@@ -68,17 +67,13 @@ def router_account(app_id: str, username: str) -> dict:
     """How the router holds this subscriber now, asked live through the adapter:
     {"ok", "message", "account": {name, profile, disabled} | None}; never raises for a router that does not answer."""
     with db.transaction() as conn:  # released before any router traffic
-        row = (
-            conn.execute(
-                text(
-                    "SELECT c.id, billing.router_service_for(c.id) AS svc, s.service_type FROM gateway.clients c "
-                    "JOIN billing.subscribers s ON s.client_id = c.id WHERE c.app_id = :a AND s.username = :u"
-                ),
-                {"a": app_id, "u": username},
-            )
-            .mappings()
-            .first()
+        query = (
+            _router_of()
+            .add_columns(Subscriber.service_type)
+            .join(Subscriber, Subscriber.client_id == Client.id)
+            .where(Client.app_id == app_id, Subscriber.username == username)
         )
+        row = conn.execute(query).mappings().first()
     if row is None or row["svc"] is None:
         return {"ok": False, "message": "no router service is assigned to this client", "account": None}
     accounts, error = jobs.list_router_accounts(row["id"], row["svc"], row["service_type"])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg2 import sql
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from core import errors
@@ -191,10 +191,8 @@ def generate(conn: Connection, registry_id: int, author: str, *, force: bool = F
         record_version(conn, registry_id, fn_name, new_source, "generated", author)
         report[fn_name] = "created" if live is None else "updated"
     mark_origin(conn, "")
-    conn.execute(
-        text("UPDATE gateway.function_registry SET state = :s, updated_at = now() WHERE id = :id"),
-        {"s": "edited" if any_edit else "generated", "id": registry_id},
-    )
+    state = "edited" if any_edit else "generated"
+    conn.execute(update(FR).where(FR.id == registry_id).values(state=state, updated_at=func.now()))
     return report
 
 
