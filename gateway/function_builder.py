@@ -79,6 +79,16 @@ def current_source(conn: Connection, fn_name: str) -> str | None:
     ).scalar()
 
 
+def existing_functions(conn: Connection) -> set[str]:
+    """The names of the functions that exist in the client-function schema now (pg_catalog)."""
+    return set(
+        conn.execute(
+            text("SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :s"),
+            {"s": FN_SCHEMA},
+        ).scalars()
+    )
+
+
 def _md5(source: str) -> str:
     return hashlib.md5(source.encode(), usedforsecurity=False).hexdigest()
 

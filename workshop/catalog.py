@@ -6,7 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Select, or_, select, text
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.engine import Connection
 
 from core.errors import InvalidField, NotFound
@@ -80,38 +80,39 @@ def resolve(conn: Connection, name: str) -> FunctionRef:
 
 def list_functions(conn: Connection, app_id: str | None = None) -> list[dict]:
     """Every existing client function (optionally of one client) with its latest version and edited flag."""
-    rows = conn.execute(
-        text(
-            """
-            SELECT f.name, f.abi, lv.version, lv.origin, c.app_id, s.name AS service, sr.route
-              FROM gateway.function_registry fr
-              JOIN gateway.clients c ON c.id = fr.client_id
-              JOIN gateway.services s ON s.id = fr.service_id
-              JOIN gateway.service_routes sr ON sr.id = fr.route_id
-             CROSS JOIN LATERAL (VALUES (1, 'request', fr.request_fn), (2, 'response', fr.response_fn),
-                                        (3, 'callback', fr.callback_fn)) AS f(pos, abi, name)
-              LEFT JOIN LATERAL (SELECT version, origin FROM gateway.function_versions v
-                                  WHERE v.fn_name = f.name ORDER BY version DESC LIMIT 1) lv ON true
-             WHERE f.name IS NOT NULL AND (CAST(:app AS text) IS NULL OR c.app_id = :app)
-               AND EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-                            WHERE n.nspname = fr.fn_schema AND p.proname = f.name)
-             ORDER BY c.app_id, s.name, sr.route, f.pos
-            """
-        ),
-        {"app": app_id},
-    ).mappings()
-    return [
-        {
-            "name": r["name"],
-            "abi": r["abi"],
-            "app_id": r["app_id"],
-            "service": r["service"],
-            "route": r["route"],
-            "version": r["version"],
-            "edited": r["origin"] not in (None, "generated"),
-        }
-        for r in rows
-    ]
+    routes = _routes().order_by(Client.app_id, Service.name, ServiceRoute.route)
+    if app_id is not None:
+        routes = routes.where(Client.app_id == app_id)
+    registry = conn.execute(routes).mappings().all()
+    latest = select(V.fn_name, func.max(V.version).label("version")).group_by(V.fn_name).subquery()
+    versions = {
+        r.fn_name: (r.version, r.origin)
+        for r in conn.execute(
+            select(V.fn_name, V.version, V.origin).join(
+                latest, (latest.c.fn_name == V.fn_name) & (latest.c.version == V.version)
+            )
+        )
+    }
+    existing = function_builder.existing_functions(conn)
+    out = []
+    for row in registry:
+        for abi in ("request", "response", "callback"):
+            name = row[f"{abi}_fn"]
+            if not name or name not in existing:
+                continue
+            version, origin = versions.get(name, (None, None))
+            out.append(
+                {
+                    "name": name,
+                    "abi": abi,
+                    "app_id": row["app_id"],
+                    "service": row["service"],
+                    "route": row["route"],
+                    "version": version,
+                    "edited": origin not in (None, "generated"),
+                }
+            )
+    return out
 
 
 def describe(conn: Connection, ref: FunctionRef) -> dict:

@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 
 from psycopg2 import sql
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from gateway import function_builder
+from models import FunctionRegistry
 from workshop.catalog import ABI_ARGS, FunctionRef
 
 # What a client function may reference outside its own schema: the helpers the templates use, each of which
@@ -132,14 +133,15 @@ def _foreign_references(conn: Connection, ref: FunctionRef, code: str) -> list[d
     candidates = {m.group(1): m.start() for m in _FN_LIKE.finditer(code)}
     candidates.pop(ref.name, None)
     if candidates:
-        others = conn.execute(
-            text(
-                "SELECT unnest(ARRAY[request_fn, response_fn, callback_fn]) AS fn FROM gateway.function_registry "
-                "WHERE client_id <> :c AND request_fn = ANY(CAST(:names AS text[]))"
-            ),
-            {"c": ref.client_id, "names": [n.removeprefix("response_").removeprefix("callback_") for n in candidates]},
-        ).scalars()
-        for fn in sorted(set(others) & set(candidates)):
+        bases = [n.removeprefix("response_").removeprefix("callback_") for n in candidates]
+        fr = FunctionRegistry
+        rows = conn.execute(
+            select(fr.request_fn, fr.response_fn, fr.callback_fn).where(
+                fr.client_id != ref.client_id, fr.request_fn.in_(bases)
+            )
+        ).all()
+        others = {name for row in rows for name in row if name}
+        for fn in sorted(others & set(candidates)):
             out.append(_finding("foreign_function", f"{fn} belongs to another client", _line(code, candidates[fn])))
     return out
 

@@ -9,13 +9,14 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import text
+from sqlalchemy import select, text, true
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from core import db
 from core.errors import InvalidField
 from gateway import function_builder
+from models import CallAttempt, Transaction
 from workshop.catalog import FunctionRef
 
 CALLBACK_PLACEHOLDER = "http://dry-run.invalid/api/v1/callbacks/dry-run"
@@ -152,15 +153,22 @@ def final_result(run: dict) -> dict | None:
 
 def recorded_requests(conn: Connection, ref: FunctionRef, last: int) -> list[dict]:
     """The route's last `last` transactions: masked request and the first recorded service reply."""
-    rows = conn.execute(
-        text(
-            "SELECT t.f010, t.request, a.status_code, a.response_body FROM gateway.transactions t "
-            "LEFT JOIN LATERAL (SELECT status_code, response_body FROM gateway.call_attempts ca "
-            "WHERE ca.transaction_id = t.id ORDER BY ca.step, ca.id LIMIT 1) a ON true "
-            "WHERE t.client_id = :c AND t.registry_id = :r ORDER BY t.created_at DESC, t.id DESC LIMIT :n"
-        ),
-        {"c": ref.client_id, "r": ref.registry_id, "n": last},
-    ).all()
+    t, ca = Transaction, CallAttempt
+    first_reply = (
+        select(ca.status_code, ca.response_body)
+        .where(ca.transaction_id == t.id)
+        .order_by(ca.step, ca.id)
+        .limit(1)
+        .lateral("first_reply")
+    )
+    query = (
+        select(t.f010, t.request, first_reply.c.status_code, first_reply.c.response_body)
+        .outerjoin(first_reply, true())
+        .where(t.client_id == ref.client_id, t.registry_id == ref.registry_id)
+        .order_by(t.created_at.desc(), t.id.desc())
+        .limit(last)
+    )
+    rows = conn.execute(query).all()
     out = []
     for f010, request, code, body in rows:
         reply = None

@@ -3,10 +3,11 @@ p95 time and errors from the route's own transaction records."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection
 
 from gateway import function_builder
+from models import Transaction
 from workshop.catalog import FunctionRef
 
 RECENT = 1000  # transactions of the route the p95 and error count look at
@@ -20,19 +21,22 @@ def function_stats(conn: Connection, ref: FunctionRef) -> dict:
     ).first()
     calls, total = (int(row[0]), float(row[1])) if row else (0, 0.0)
     # gateway.invoke names the failing function in the transaction's reason: "function clientfn.<name> raised: …"
+    t = Transaction
+    latest = (
+        select(t.created_at, t.completed_at, t.reason)
+        .where(t.client_id == ref.client_id, t.registry_id == ref.registry_id)
+        .order_by(t.created_at.desc())
+        .limit(RECENT)
+        .subquery()
+    )
+    elapsed_ms = func.extract("epoch", latest.c.completed_at - latest.c.created_at) * 1000
+    failed = latest.c.reason.like(f"function {function_builder.FN_SCHEMA}.{ref.name} %")
     recent = conn.execute(
-        text(
-            "SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM completed_at - created_at) * 1000)"
-            " FILTER (WHERE completed_at IS NOT NULL), count(*) FILTER (WHERE reason LIKE :pattern), count(*) "
-            "FROM (SELECT created_at, completed_at, reason FROM gateway.transactions WHERE client_id = :c "
-            "AND registry_id = :r ORDER BY created_at DESC LIMIT :limit) t"
-        ),
-        {
-            "c": ref.client_id,
-            "r": ref.registry_id,
-            "limit": RECENT,
-            "pattern": f"function {function_builder.FN_SCHEMA}.{ref.name} %",
-        },
+        select(
+            func.percentile_cont(0.95).within_group(elapsed_ms).filter(latest.c.completed_at.is_not(None)),
+            func.count().filter(failed),
+            func.count(),
+        ).select_from(latest)
     ).one()
     return {
         "calls": calls,
