@@ -49,6 +49,26 @@ def _validated(values: dict[str, str], creds: ClientCredentials, service: str, r
     return _after_resolve(values, creds, res), res.rules_version
 
 
+def _begin_params(pf: fields.PaymentFields, ctx: dict) -> tuple[dict, dict]:
+    """(data_input, bound parameters) that both begin statements take: the f-fields with a fresh callback URL,
+    whose token is stored only as its keyed hash, and the payload hash that makes f010 idempotent."""
+    cfg = current_app.config
+    token = new_token()
+    data_input = {**pf.values, "callback_url": f"{cfg['PUBLIC_BASE_URL'].rstrip('/')}/api/v1/callbacks/{token}"}
+    params = {
+        "f010": pf.values["f010"],
+        "hash": keyed_hash(cfg["HASH_KEY"], json.dumps(pf.values, sort_keys=True)),
+        "request": db.as_json(pf.masked()),
+        "input": db.as_json(data_input),
+        "token_hash": keyed_hash(cfg["HASH_KEY"], token),
+        "amount": pf.amount,
+        "msisdn": pf.msisdn,
+        "account_ref": pf.values.get("f006") or None,
+        "ctx": db.as_json(ctx),
+    }
+    return data_input, params
+
+
 def _after_resolve(values: dict[str, str], creds: ClientCredentials, res: registry.Resolution):
     field_rules.remember(res.service_name or "", res.rules_version, res.fields)
     limits.check_client_external(res.client_id, res.app_id, res.rate_limit)
@@ -65,41 +85,23 @@ def process_payment(creds: ClientCredentials, body: Any, log: dict) -> tuple[int
         pf, version = _after_resolve(values, creds, res), res.rules_version
     else:
         pf, version = _validated(values, creds, service, route)
-    cfg = current_app.config
     ctx = _ctx(log)
     ctx["limits"] = limits.sql_limits()
     secret_hash = auth.presented_hash(creds)
     for _attempt in range(3):
-        token = new_token()
-        data_input = {**pf.values, "callback_url": f"{cfg['PUBLIC_BASE_URL'].rstrip('/')}/api/v1/callbacks/{token}"}
+        data_input, params = _begin_params(pf, ctx)
         log["request_body"] = dump_masked(values, pf.secrets)
+        auth_claim = {
+            "app_id": creds.app_id,
+            "username": creds.username,
+            "secret_hash": secret_hash,
+            "token_version": creds.token_version,
+            "service": service,
+            "route": route,
+            "rules_version": version,
+        }
         with db.autocommit() as conn:  # the one statement that authenticates, counts and begins
-            outcome = db.call_json(
-                conn,
-                _BEGIN,
-                {
-                    "auth": db.as_json(
-                        {
-                            "app_id": creds.app_id,
-                            "username": creds.username,
-                            "secret_hash": secret_hash,
-                            "token_version": creds.token_version,
-                            "service": service,
-                            "route": route,
-                            "rules_version": version,
-                        }
-                    ),
-                    "f010": pf.values["f010"],
-                    "hash": keyed_hash(cfg["HASH_KEY"], json.dumps(pf.values, sort_keys=True)),
-                    "request": db.as_json(pf.masked()),
-                    "input": db.as_json(data_input),
-                    "token_hash": keyed_hash(cfg["HASH_KEY"], token),
-                    "amount": pf.amount,
-                    "msisdn": pf.msisdn,
-                    "account_ref": pf.values.get("f006") or None,
-                    "ctx": db.as_json(ctx),
-                },
-            )
+            outcome = db.call_json(conn, _BEGIN, {**params, "auth": db.as_json(auth_claim)})
         if outcome["outcome"] != "resolve":
             break
         # SQL began nothing: word its refusal as the resolve always has, or learn the service's new rules.
@@ -132,30 +134,16 @@ def process_resolved(res: registry.Resolution, values: dict, log: dict) -> tuple
     service = values["f000"]
     log["client_id"], log["app_id"] = res.client_id, res.app_id
     pf = fields.validate(values, res.fields, res.app_id)
-    cfg = current_app.config
-    token = new_token()
-    data_input = {**pf.values, "callback_url": f"{cfg['PUBLIC_BASE_URL'].rstrip('/')}/api/v1/callbacks/{token}"}
     log["request_body"] = dump_masked(values, pf.secrets)
     ctx = _ctx(log)
     ctx["pending_check_s"] = int(res.settings.get("pending_check_s", ctx["pending_check_s"]))
+    data_input, params = _begin_params(pf, ctx)
     with db.autocommit() as conn:
         outcome = db.call_json(
             conn,
             "SELECT gateway.begin_payment(:client, :registry, :f010, :hash, CAST(:request AS jsonb), "
             "CAST(:input AS json), :token_hash, :amount, :msisdn, :account_ref, CAST(:ctx AS jsonb))",
-            {
-                "client": res.client_id,
-                "registry": res.registry_id,
-                "f010": pf.values["f010"],
-                "hash": keyed_hash(cfg["HASH_KEY"], json.dumps(pf.values, sort_keys=True)),
-                "request": db.as_json(pf.masked()),
-                "input": db.as_json(data_input),
-                "token_hash": keyed_hash(cfg["HASH_KEY"], token),
-                "amount": pf.amount,
-                "msisdn": pf.msisdn,
-                "account_ref": pf.values.get("f006") or None,
-                "ctx": db.as_json(ctx),
-            },
+            {**params, "client": res.client_id, "registry": res.registry_id},
         )
     target = dispatch.ServiceTarget(
         res.service_name or service, res.base_url or "", res.timeout_s or 10.0, res.provider_credentials, res.client_id

@@ -121,14 +121,10 @@ def translate(exc: DBAPIError) -> errors.GatewayError:
 
 
 @contextmanager
-def transaction(eng: Engine | None = None, timeout_ms: int | None = None) -> Iterator[Connection]:
-    """One committed transaction; SET LOCAL keeps the timeout inside it (safe behind PgBouncer)."""
-    eng = eng or engine()
+def _translated() -> Iterator[None]:
+    """Driver errors become the GatewayError the caller should see (translate), for every way in."""
     try:
-        with eng.begin() as conn:
-            if timeout_ms:
-                conn.execute(text("SELECT set_config('statement_timeout', :t, true)"), {"t": f"{int(timeout_ms)}ms"})
-            yield conn
+        yield
     except DBAPIError as exc:
         raise translate(exc) from exc
     except ValueError as exc:
@@ -141,31 +137,32 @@ def transaction(eng: Engine | None = None, timeout_ms: int | None = None) -> Ite
 
 
 @contextmanager
+def transaction(eng: Engine | None = None, timeout_ms: int | None = None) -> Iterator[Connection]:
+    """One committed transaction; SET LOCAL keeps the timeout inside it (safe behind PgBouncer)."""
+    eng = eng or engine()
+    with _translated(), eng.begin() as conn:
+        if timeout_ms:
+            conn.execute(text("SELECT set_config('statement_timeout', :t, true)"), {"t": f"{int(timeout_ms)}ms"})
+        yield conn
+
+
+@contextmanager
 def autocommit(eng: Engine | None = None) -> Iterator[Connection]:
     """A connection where each statement is its own transaction: no BEGIN or COMMIT round trips. For the
     hot path, whose every step is one gateway.* function call (statement_timeout comes from the session)."""
     eng = eng or engine()
-    try:
-        with eng.connect() as conn:
-            # psycopg2's own flag, not SQLAlchemy's isolation_level option: that one sends a
-            # `SET default_transaction_isolation` round trip when the connection goes back to the pool.
-            raw = conn.connection.dbapi_connection
-            if raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
-                raw.rollback()  # never expected; but a leftover transaction must not swallow our statement
-            raw.autocommit = True
-            try:
-                yield conn
-            finally:
-                if not raw.closed:
-                    raw.autocommit = False  # nothing is open, so the pool's reset-on-return sends nothing
-    except DBAPIError as err:
-        raise translate(err) from err
-    except ValueError as err:
-        if "NUL (0x00)" not in str(err):
-            raise
-        raise errors.InvalidField(
-            "the request holds a NUL character (\\x00) in a header, the URL or a field: remove it"
-        ) from err
+    with _translated(), eng.connect() as conn:
+        # psycopg2's own flag, not SQLAlchemy's isolation_level option: that one sends a
+        # `SET default_transaction_isolation` round trip when the connection goes back to the pool.
+        raw = conn.connection.dbapi_connection
+        if raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            raw.rollback()  # never expected; but a leftover transaction must not swallow our statement
+        raw.autocommit = True
+        try:
+            yield conn
+        finally:
+            if not raw.closed:
+                raw.autocommit = False  # nothing is open, so the pool's reset-on-return sends nothing
 
 
 def call_json(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Any:
