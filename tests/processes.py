@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,37 @@ def kill_all() -> None:
 
 
 atexit.register(kill_all)
+
+
+@contextlib.contextmanager
+def make_run(env: dict[str, str], stop_wait_s: float = 5) -> Iterator[list[str]]:
+    """`make run`'s supervisor (scripts/run_all.py) started with `env`, yielding its output lines once it says it
+    is running; SIGTERM at the end, then its whole session is killed if it has not gone by `stop_wait_s`."""
+    root = Path(__file__).resolve().parents[1]
+    proc = spawn(
+        [sys.executable, "scripts/run_all.py"],
+        cwd=root,
+        env={**env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    ready = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:  # type: ignore[union-attr]
+            lines.append(line)
+            if "Ctrl-C stops everything" in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert ready.wait(90), "".join(lines)[-3000:]
+        yield lines
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(stop_wait_s)
+        finally:
+            kill_group(proc)

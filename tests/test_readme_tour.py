@@ -7,16 +7,14 @@ import json
 import os
 import re
 import secrets
-import signal
 import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
 from core import schema as schema_setup
+from tests.processes import make_run
 from tests.test_run_all import PORT_VARS, _free_ports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,38 +55,10 @@ def instance(fresh_database):
     # No ADMIN_PASSWORD: make run generates one that must be changed, as a newcomer gets it; the tour changes it.
     env = {k: v for k, v in os.environ.items() if not k.endswith("_URL") and k != "ADMIN_PASSWORD"}
     env.update(ports, DATABASE_URL=fresh_database, ADMIN_USERNAME="admin")
-    env["PYTHONUNBUFFERED"] = "1"
-    proc = subprocess.Popen(
-        [sys.executable, "scripts/run_all.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            lines.append(line)
-            if "Ctrl-C stops everything" in line:
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        assert ready.wait(90), "".join(lines)[-3000:]
+    with make_run(env, stop_wait_s=20) as lines:
         printed = re.search(r"generated password: (\S+)", "".join(lines))
         assert printed, "make run no longer prints the generated admin password"
         yield ports, printed.group(1), lines
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.mark.timeout(300)

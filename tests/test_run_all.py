@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import os
 import shlex
-import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -18,7 +15,7 @@ import requests
 
 from tests.conftest import basic
 from tests.factories import make_admin
-from tests.processes import kill_group, spawn
+from tests.processes import make_run
 
 ROOT = Path(__file__).resolve().parents[1]
 # A ceiling, not a wait: on a loaded 2-core machine a fresh gunicorn worker's first answer took over 5 s.
@@ -48,34 +45,10 @@ def _free_ports(n: int) -> list[int]:
 def running(database_url):
     ports = dict(zip(PORT_VARS, map(str, _free_ports(len(PORT_VARS))), strict=True))
     env = {k: v for k, v in os.environ.items() if not k.endswith("_URL") or k == "DATABASE_URL"}
-    env.update(ports, DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
-    proc = spawn(
-        [sys.executable, "scripts/run_all.py"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        for line in proc.stdout:  # type: ignore[union-attr]
-            lines.append(line)
-            if "Ctrl-C stops everything" in line:
-                ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    try:
-        assert ready.wait(90), "".join(lines)[-3000:]
+    env.update(ports, DATABASE_URL=database_url)
+    # tests/test_shutdown.py holds the stop to one second; here the payment is the point
+    with make_run(env) as lines:
         yield f"http://127.0.0.1:{ports['PORT']}", lines
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(5)  # tests/test_shutdown.py holds it to one second; here the payment is the point
-        finally:
-            kill_group(proc)
     for port in ports.values():  # every child process it started is gone
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", int(port))) != 0, f"port {port} still open"
