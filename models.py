@@ -46,6 +46,8 @@ class User(GatewayTable):
     locked_until: Mapped[datetime | None]
     token_version: Mapped[int]
     last_login_at: Mapped[datetime | None]
+    client_id: Mapped[int | None] = fk("clients.id")  # NULL: a gateway user; else the client's own user
+    email: Mapped[str | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -312,6 +314,7 @@ class AuditLog(GatewayTable):
     before: Mapped[dict[str, Any] | None]
     after: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
+    client_id: Mapped[int | None] = fk("clients.id")  # the client the action concerns (its own audit log)
 
 
 class TransactionStatsHourly(GatewayTable):

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 
 from adapters.url_policy import ServiceHostRefused, check_url
 from admin import audit
+from admin.scope import GATEWAY, Scope
 from core import paging
 from core import validation as v
 from core.actor import Actor
@@ -77,7 +78,7 @@ def create_client(conn: Connection, data: dict, actor: Actor | None) -> dict:
         .returning(Client.id)
     ).scalar_one()
     creds = _issue_credentials(conn, client_id, app_id)
-    audit.record(conn, actor, "client.create", app_id, after=values)
+    audit.record(conn, actor, "client.create", app_id, after=values, app_id=app_id)
     return {**get_client(conn, app_id), **creds, "webhook_secret": webhook_secret}
 
 
@@ -120,7 +121,7 @@ def update_client(conn: Connection, app_id: str, data: dict, actor: Actor | None
     if changes:
         conn.execute(update(Client).where(Client.app_id == app_id).values(**changes, updated_at=func.now()))
     after = get_client(conn, app_id)
-    audit.record(conn, actor, "client.update", app_id, before=before, after=after)
+    audit.record(conn, actor, "client.update", app_id, before=before, after=after, app_id=app_id)
     return after
 
 
@@ -138,7 +139,9 @@ def rotate_credentials(conn: Connection, app_id: str, actor: Actor | None) -> di
         .values(credential_version=Client.credential_version + 1, updated_at=func.now())
     )
     creds = _issue_credentials(conn, client["id"], app_id)
-    audit.record(conn, actor, "client.rotate_credentials", app_id, after={"api_username": creds["api_username"]})
+    audit.record(
+        conn, actor, "client.rotate_credentials", app_id, after={"api_username": creds["api_username"]}, app_id=app_id
+    )
     return {"app_id": app_id, **creds}
 
 
@@ -161,6 +164,7 @@ def set_status(conn: Connection, app_id: str, active: bool, actor: Actor | None)
         "client.activate" if active else "client.deactivate",
         app_id,
         before={"status": before["status"]},
+        app_id=app_id,
         after={"status": "active" if active else "inactive"},
     )
     return get_client(conn, app_id)
@@ -174,7 +178,7 @@ def rotate_webhook_secret(conn: Connection, app_id: str, actor: Actor | None) ->
         .where(Client.app_id == app_id)
         .values(webhook_secret_enc=app_secret_box().encrypt(secret), updated_at=func.now())
     )
-    audit.record(conn, actor, "client.rotate_webhook_secret", app_id)
+    audit.record(conn, actor, "client.rotate_webhook_secret", app_id, app_id=app_id)
     return {"app_id": app_id, "webhook_secret": secret}
 
 
@@ -183,9 +187,14 @@ def webhook_secret(conn: Connection, client_id: int) -> str:
     return app_secret_box().decrypt(enc)
 
 
-def list_clients(conn: Connection, search: str | None = None, page: int = 1, per_page: int = 25) -> dict:
-    """A page of clients, newest first, optionally filtered by app_id/company/email substring."""
+def list_clients(
+    conn: Connection, search: str | None = None, page: int = 1, per_page: int = 25, scope: Scope = GATEWAY
+) -> dict:
+    """A page of clients, newest first, optionally filtered by app_id/company/email substring; a client's scope
+    sees only itself."""
     where = Filters({"q": search}).search("q", Client.app_id, Client.company_name, Client.email).conditions
+    if scope.is_tenant:
+        where.append(Client.id == scope.client_id)
     query = select(*CLIENT_PUBLIC).where(*where).order_by(Client.id.desc())
     return paging.fetch(conn, query, page, per_page, count=True).as_dict()
 
@@ -225,7 +234,7 @@ def set_mpesa_credentials(conn: Connection, app_id: str, data: dict, actor: Acto
         "base_url": creds["base_url"],
     }
     _store_provider(conn, client["id"], "mpesa", creds, summary)
-    audit.record(conn, actor, "client.set_mpesa_credentials", app_id, after=summary)
+    audit.record(conn, actor, "client.set_mpesa_credentials", app_id, after=summary, app_id=app_id)
     return {"app_id": app_id, "mpesa": summary}
 
 
@@ -248,7 +257,7 @@ def set_router_settings(conn: Connection, app_id: str, data: dict, actor: Actor 
     }
     summary = {k: creds[k] for k in ("host", "port", "username", "tls")}
     _store_provider(conn, client["id"], "router", creds, summary)
-    audit.record(conn, actor, "client.set_router", app_id, after=summary)
+    audit.record(conn, actor, "client.set_router", app_id, after=summary, app_id=app_id)
     return {"app_id": app_id, "router": summary}
 
 

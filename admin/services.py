@@ -233,7 +233,9 @@ def assign(conn: Connection, app_id: str, service_name: str, actor: Actor | None
                 "generation": report,
             }
         )
-    audit.record(conn, actor, "service.assign", f"{app_id}/{service_name}", after={"functions": functions})
+    audit.record(
+        conn, actor, "service.assign", f"{app_id}/{service_name}", after={"functions": functions}, app_id=app_id
+    )
     return {"app_id": app_id, "service": service_name, "assignment_id": assignment_id, "functions": functions}
 
 
@@ -246,7 +248,9 @@ def set_assignment_active(conn: Connection, app_id: str, service_name: str, acti
     ).rowcount
     if not updated:
         raise NotFound(f"service {service_name!r} is not assigned to {app_id!r}")
-    audit.record(conn, actor, "service.assignment_active", f"{app_id}/{service_name}", after={"active": active})
+    audit.record(
+        conn, actor, "service.assignment_active", f"{app_id}/{service_name}", after={"active": active}, app_id=app_id
+    )
 
 
 def client_functions(conn: Connection, app_id: str) -> list[dict]:

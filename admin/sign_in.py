@@ -32,7 +32,14 @@ def verify(username: str, password: str, otp: object) -> dict:
             locked = False
             if not ok:
                 locked = users.count_failure(conn, user["id"])
-                audit.record(conn, SIGN_IN_ACTOR, "user.login_failed", user["username"], after={"step": "totp"})
+                audit.record(
+                    conn,
+                    SIGN_IN_ACTOR,
+                    "user.login_failed",
+                    user["username"],
+                    after={"step": "totp"},
+                    client_id=user["client_id"],
+                )
         if not ok:
             raise AuthError(LOCKED if locked else "that code is not valid now (or was already used)")
     elif user["totp_required"]:
@@ -67,4 +74,4 @@ def change_password(username: str, password: str, body: dict) -> None:
     if new == current:
         raise InvalidField("new_password must differ from the current one")
     with db.transaction() as conn:
-        users.set_password(conn, user["id"], new, {"id": user["id"], "username": user["username"]})
+        users.set_password(conn, user["id"], new, users.actor_of(user))

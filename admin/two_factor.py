@@ -75,7 +75,7 @@ def enable(conn: Connection, user: dict, secret: str, code: str, actor: Actor | 
         .where(User.id == user["id"])
         .values(totp_secret_enc=encrypt(secret), totp_last_step=step, updated_at=func.now())
     )
-    audit.record(conn, actor, "user.totp_enable", user["username"])
+    audit.record(conn, actor, "user.totp_enable", user["username"], client_id=user.get("client_id"))
 
 
 def disable(conn: Connection, user: dict, actor: Actor | None) -> None:
@@ -87,7 +87,7 @@ def disable(conn: Connection, user: dict, actor: Actor | None) -> None:
     ).rowcount
     if not updated:
         raise NotFound("no such user")
-    audit.record(conn, actor, "user.totp_disable", user["username"])
+    audit.record(conn, actor, "user.totp_disable", user["username"], client_id=user.get("client_id"))
 
 
 def is_locked(user: dict) -> bool:

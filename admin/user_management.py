@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from admin import audit, two_factor, users
 from core.actor import Actor
-from core.errors import Conflict, InvalidField, NotFound
+from core.errors import Conflict, NotFound
 from models import User
 
 
@@ -33,12 +33,19 @@ def _update(conn: Connection, user_id: int, **values: object) -> None:
 
 def set_role(conn: Connection, user_id: int, role: str, actor: Actor) -> dict:
     """Change a user's role; their open sessions end so the new rights apply at once."""
-    if role not in users.ROLES:
-        raise InvalidField(f"role must be one of {', '.join(users.ROLES)}")
     user = _user(conn, user_id)
+    users.check_role(role, user["client_id"])  # a client's user keeps a client role, a gateway user a gateway one
     _not_self(user, actor, "change the role of")
     _update(conn, user_id, role=role, token_version=User.token_version + 1)
-    audit.record(conn, actor, "user.set_role", user["username"], before={"role": user["role"]}, after={"role": role})
+    audit.record(
+        conn,
+        actor,
+        "user.set_role",
+        user["username"],
+        before={"role": user["role"]},
+        after={"role": role},
+        client_id=user["client_id"],
+    )
     return _user(conn, user_id)
 
 
@@ -54,6 +61,7 @@ def set_active(conn: Connection, user_id: int, active: bool, actor: Actor) -> di
         user["username"],
         before={"active": user["active"]},
         after={"active": active},
+        client_id=user["client_id"],
     )
     return _user(conn, user_id)
 
@@ -62,7 +70,14 @@ def unlock(conn: Connection, user_id: int, actor: Actor) -> dict:
     """Clear a lockout after repeated failures."""
     user = _user(conn, user_id)
     _update(conn, user_id, failed_logins=0, locked_until=None)
-    audit.record(conn, actor, "user.unlock", user["username"], before={"locked_until": user["locked_until"]})
+    audit.record(
+        conn,
+        actor,
+        "user.unlock",
+        user["username"],
+        before={"locked_until": user["locked_until"]},
+        client_id=user["client_id"],
+    )
     return _user(conn, user_id)
 
 
@@ -77,6 +92,7 @@ def set_totp_required(conn: Connection, user_id: int, required: bool, actor: Act
         user["username"],
         before={"totp_required": user["totp_required"]},
         after={"totp_required": required},
+        client_id=user["client_id"],
     )
     return _user(conn, user_id)
 
@@ -95,5 +111,5 @@ def reset_password(conn: Connection, user_id: int, actor: Actor) -> tuple[dict, 
     password = secrets.token_urlsafe(12)
     users.set_password(conn, user_id, password, actor)
     _update(conn, user_id, must_change_password=True, failed_logins=0, locked_until=None)
-    audit.record(conn, actor, "user.reset_password", user["username"])
+    audit.record(conn, actor, "user.reset_password", user["username"], client_id=user["client_id"])
     return _user(conn, user_id), password

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -10,21 +11,50 @@ from sqlalchemy import case, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from admin import audit
+from admin.roles import CLIENT_ROLES, GATEWAY_ROLES
 from core import db
-from core import validation as v
 from core.actor import Actor
 from core.errors import AuthError, Conflict, InvalidField, NotFound
 from gateway.auth import check_password_length, hash_password, verify_password
-from models import User
+from models import Client, User
 
-ROLES = ("super_admin", "admin", "viewer")
-# Everything of a user row but the password hash (read only where a password is checked).
-USER_PUBLIC = tuple(c for c in User.__table__.c if c.name != "password_hash")
+ROLES = GATEWAY_ROLES
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")  # gateway.users' own CHECK
+# Everything of a user row but the password hash (read only where a password is checked), and the app_id of
+# the client a tenant user belongs to.
+USER_PUBLIC = (*(c for c in User.__table__.c if c.name != "password_hash"), Client.app_id.label("client_app_id"))
+_USERS = User.__table__.outerjoin(Client, Client.id == User.client_id)
 
 
 def get_user(conn: Connection, user_id: int) -> dict | None:
-    row = conn.execute(select(*USER_PUBLIC).where(User.id == user_id)).mappings().first()
+    row = conn.execute(select(*USER_PUBLIC).select_from(_USERS).where(User.id == user_id)).mappings().first()
     return dict(row) if row else None
+
+
+def actor_of(user: dict) -> Actor:
+    """The audit identity of a users row (a tenant user's actions belong to their client's log)."""
+    return {"id": user["id"], "username": user["username"], "role": user["role"], "client_id": user["client_id"]}
+
+
+def roles_for(client_id: int | None) -> tuple[str, ...]:
+    """The roles a user of the gateway (None) or of a client may hold."""
+    return GATEWAY_ROLES if client_id is None else CLIENT_ROLES
+
+
+def check_role(role: object, client_id: int | None) -> str:
+    allowed = roles_for(client_id)
+    if role not in allowed:
+        kind = "a gateway user" if client_id is None else "a client's user"
+        raise InvalidField(f"role of {kind} must be one of {', '.join(allowed)}")
+    return str(role)
+
+
+def check_email(email: object) -> str | None:
+    if email in (None, ""):
+        return None
+    if not isinstance(email, str) or len(email) > 254 or "@" not in email.strip("@") or any(c.isspace() for c in email):
+        raise InvalidField("email must be an address such as ops@example.com (at most 254 characters)")
+    return email
 
 
 def check_password_strength(password: str) -> None:
@@ -41,12 +71,15 @@ def create_user(
     actor: Actor | None = None,
     *,
     must_change: bool = False,
+    client_id: int | None = None,
+    email: str | None = None,
 ) -> tuple[dict, str]:
-    """Create an admin user; a missing password is generated (and must be changed at first sign-in).
-    Returns (user, password)."""
-    v.text_field({"username": username}, "username", max_length=64)
-    if role not in ROLES:
-        raise InvalidField(f"role must be one of {', '.join(ROLES)}")
+    """Create a gateway user, or with `client_id` a client's own user; a missing password is generated (and must
+    be changed at first sign-in). Returns (user, password)."""
+    if not isinstance(username, str) or not USERNAME_RE.match(username):
+        raise InvalidField("username must be 3-64 letters, digits, '.', '_', '@' or '-'")
+    check_role(role, client_id)
+    email = check_email(email)
     generated = password is None
     password = password or secrets.token_urlsafe(12)
     check_password_strength(password)
@@ -59,10 +92,12 @@ def create_user(
             password_hash=hash_password(password),
             role=role,
             must_change_password=generated or must_change,
+            client_id=client_id,
+            email=email,
         )
         .returning(User.id)
     ).scalar_one()
-    audit.record(conn, actor, "user.create", username, after={"role": role})
+    audit.record(conn, actor, "user.create", username, after={"role": role}, client_id=client_id)
     return get_user(conn, user_id) or {}, password
 
 
@@ -75,7 +110,11 @@ def authenticate(conn: Connection, username: str, password: str) -> dict:
     count is reset here only for users without a second factor (theirs after the code: login_succeeded).
     Raises AuthError with a message that does not reveal which part was wrong, InvalidField over 72 bytes."""
     check_password_length(password)
-    row = conn.execute(select(*USER_PUBLIC, User.password_hash).where(User.username == username)).mappings().first()
+    row = (
+        conn.execute(select(*USER_PUBLIC, User.password_hash).select_from(_USERS).where(User.username == username))
+        .mappings()
+        .first()
+    )
     now = datetime.now(UTC)
     if row is None:
         verify_password(password, None)  # a real bcrypt check of the same cost: no timing tells who exists
@@ -125,7 +164,7 @@ def count_failure(conn: Connection, user_id: int) -> bool:
 
 def set_password(conn: Connection, user_id: int, password: str, actor: Actor | None) -> None:
     check_password_strength(password)
-    updated = conn.execute(
+    client_id = conn.execute(
         update(User)
         .where(User.id == user_id)
         .values(
@@ -134,10 +173,11 @@ def set_password(conn: Connection, user_id: int, password: str, actor: Actor | N
             token_version=User.token_version + 1,
             updated_at=func.now(),
         )
-    ).rowcount
-    if not updated:
+        .returning(User.client_id)
+    ).first()
+    if client_id is None:
         raise NotFound("no such user")
-    audit.record(conn, actor, "user.set_password", str(user_id))
+    audit.record(conn, actor, "user.set_password", str(user_id), client_id=client_id[0])
 
 
 def change_own_password(conn: Connection, user_id: int, current: str, new: str, actor: Actor) -> dict:
@@ -156,5 +196,10 @@ def any_super_admin(conn: Connection) -> bool:
     return bool(conn.execute(select(User.id).where(User.role == "super_admin", User.active)).first())
 
 
-def list_users(conn: Connection) -> list[dict]:
-    return [dict(r) for r in conn.execute(select(*USER_PUBLIC).order_by(User.username)).mappings()]
+def list_users(conn: Connection, client_id: int | None = None) -> list[dict]:
+    """Every user (gateway users first), or only the users of one client."""
+    query = select(*USER_PUBLIC).select_from(_USERS)
+    if client_id is not None:
+        query = query.where(User.client_id == client_id)
+    order = (User.client_id.is_not(None), Client.app_id, User.username)
+    return [dict(r) for r in conn.execute(query.order_by(*order)).mappings()]

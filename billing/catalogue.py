@@ -93,7 +93,7 @@ def create_plan(conn: Connection, app_id: str, data: Any, actor: Actor | None) -
             "type": service_type,
         },
     )
-    audit.record(conn, actor, "billing.plan.create", f"{app_id}/{code}", after=plan)
+    audit.record(conn, actor, "billing.plan.create", f"{app_id}/{code}", after=plan, app_id=app_id)
     return plan
 
 
@@ -127,7 +127,8 @@ def update_plan(conn: Connection, app_id: str, code: str, data: Any, actor: Acto
         "SELECT billing.update_plan(:app, :code, CAST(:changes AS jsonb))",
         {"app": app_id, "code": code, "changes": db.as_json(changes)},
     )
-    audit.record(conn, actor, "billing.plan.update", f"{app_id}/{code}", before=result["before"], after=result["after"])
+    before, after = result["before"], result["after"]
+    audit.record(conn, actor, "billing.plan.update", f"{app_id}/{code}", before=before, after=after, app_id=app_id)
     return {**result["after"], "reprofiled": result["reprofiled"]}
 
 
@@ -154,7 +155,7 @@ def create_subscriber(conn: Connection, app_id: str, data: Any, actor: Actor | N
             "type": service_type,
         },
     )
-    audit.record(conn, actor, "billing.subscriber.create", f"{app_id}/{username}", after=subscriber)
+    audit.record(conn, actor, "billing.subscriber.create", f"{app_id}/{username}", after=subscriber, app_id=app_id)
     return subscriber
 
 

@@ -31,7 +31,7 @@ def router_jobs(conn: Connection, app_id: str, state: str | None = None, limit: 
 def retry_job(conn: Connection, app_id: str, outbox_id: int, actor: dict | None) -> dict:
     """Queue a router job that gave up once more, now. :raise NotFound, Conflict:."""
     result = db.call_json(conn, "SELECT billing.retry_router_job(:a, :i)", {"a": app_id, "i": outbox_id})
-    audit.record(conn, actor, "billing.router_job.retry", f"{app_id}/{outbox_id}", after=result)
+    audit.record(conn, actor, "billing.router_job.retry", f"{app_id}/{outbox_id}", after=result, app_id=app_id)
     return result
 
 

@@ -76,7 +76,7 @@ def _apply(conn: Connection, app_id: str, username: str, actor: dict | None, act
            params: dict) -> dict:  # fmt: skip
     result = db.call_json(conn, sql, {"app": app_id, "u": username, **params})
     audit.record(conn, actor, f"billing.subscriber.{action}", f"{app_id}/{username}",
-                 before=result["before"], after=result["after"])  # fmt: skip
+                 before=result["before"], after=result["after"], app_id=app_id)  # fmt: skip
     return {**result["after"], "router_job": result["outbox_id"]}
 
 

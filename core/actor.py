@@ -6,11 +6,13 @@ from typing import NotRequired, TypedDict
 
 
 class Actor(TypedDict):
-    """A signed-in user (id, username, role) or a system process (id None, a name such as "cli")."""
+    """A signed-in user (id, username, role, and the client of a tenant user) or a system process (id None, a
+    name such as "cli")."""
 
     id: int | None
     username: str
     role: NotRequired[str]
+    client_id: NotRequired[int | None]
 
 
 def system_actor(name: str) -> Actor:

@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import Text, cast, select
 from sqlalchemy.engine import Connection
 
+from admin.scope import GATEWAY, Scope
 from core import paging
 from core.errors import NotFound
 from core.filters import Filters
@@ -71,8 +72,11 @@ def by_f010(conn: Connection, client_id: int, f010: str) -> dict:
     return dict(row)
 
 
-def search(conn: Connection, filters: dict, page: int = 1, per_page: int = 50) -> dict:
-    """Filtered, newest-first page. Filters: app_id, service, status, f010, msisdn, date_from, date_to."""
+def search(conn: Connection, filters: dict, page: int = 1, per_page: int = 50, scope: Scope = GATEWAY) -> dict:
+    """Filtered, newest-first page. Filters: app_id, service, status, f010, msisdn, date_from, date_to. A
+    client's scope pins app_id to its own."""
+    if scope.is_tenant:
+        filters = {**filters, "app_id": scope.app_id}
     where = (
         Filters(filters)
         .equal("service", Transaction.service)
@@ -92,13 +96,16 @@ def search(conn: Connection, filters: dict, page: int = 1, per_page: int = 50) -
     return paging.fetch(conn, query, page, per_page).as_dict()
 
 
-def detail(conn: Connection, public_id: str) -> dict:
-    """One transaction with its events, outside calls, callbacks and webhooks."""
+def detail(conn: Connection, public_id: str, scope: Scope = GATEWAY) -> dict:
+    """One transaction with its events, outside calls, callbacks and webhooks. Another client's transaction
+    is NotFound for a client's scope, as one that does not exist."""
     try:
         uuid.UUID(public_id)
     except ValueError as exc:
         raise NotFound(f"no transaction {public_id[:64]!r}: transaction ids are UUIDs") from exc
     query = _view().add_columns(Transaction.request).where(Transaction.public_id == uuid.UUID(public_id))
+    if scope.is_tenant:
+        query = query.where(Transaction.client_id == scope.client_id)
     row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"no transaction {public_id!r}")

@@ -17,7 +17,7 @@ bp = Blueprint("api_billing", __name__, url_prefix="/api/v1/admin/clients")
 
 
 @bp.post("/<app_id>/plans")
-@admin_required()
+@admin_required("operate", tenants=True)
 def create_plan(app_id: str):
     """{code, name, price, duration (PostgreSQL interval), profile, service_type pppoe|hotspot} → 201."""
     with db.transaction() as conn:
@@ -25,14 +25,14 @@ def create_plan(app_id: str):
 
 
 @bp.get("/<app_id>/plans")
-@admin_required(write=False)
+@admin_required("read", tenants=True)
 def list_plans(app_id: str):
     with db.transaction() as conn:
         return jsonify({"items": catalogue.list_plans(conn, app_id)})
 
 
 @bp.patch("/<app_id>/plans/<code>")
-@admin_required()
+@admin_required("operate", tenants=True)
 def update_plan(app_id: str, code: str):
     """Any of {name, price, duration, profile, active}; a new profile reaches running subscribers at once."""
     with db.transaction() as conn:
@@ -40,7 +40,7 @@ def update_plan(app_id: str, code: str):
 
 
 @bp.post("/<app_id>/subscribers")
-@admin_required()
+@admin_required("operate", tenants=True)
 def create_subscriber(app_id: str):
     """{username, password (write-only), phone?, service_type pppoe|hotspot} → 201."""
     with db.transaction() as conn:
@@ -48,7 +48,7 @@ def create_subscriber(app_id: str):
 
 
 @bp.get("/<app_id>/subscribers")
-@admin_required(write=False)
+@admin_required("read", tenants=True)
 def list_subscribers(app_id: str):
     """Paged search: ?q= (username prefix or phone digits)&page=&per_page= → {items, total, page, pages}."""
     page = request.args.get("page", 1, type=int) or 1
@@ -58,7 +58,7 @@ def list_subscribers(app_id: str):
 
 
 @bp.get("/<app_id>/subscribers/<username>")
-@admin_required(write=False)
+@admin_required("read", tenants=True)
 def get_subscriber(app_id: str, username: str):
     """The subscriber, what they have now, every period and payment, and the router jobs that touched them."""
     with db.transaction() as conn:
@@ -66,7 +66,7 @@ def get_subscriber(app_id: str, username: str):
 
 
 @bp.patch("/<app_id>/subscribers/<username>")
-@admin_required()
+@admin_required("operate", tenants=True)
 def update_subscriber(app_id: str, username: str):
     """{phone?, password? (write-only)}."""
     with db.transaction() as conn:
@@ -74,7 +74,7 @@ def update_subscriber(app_id: str, username: str):
 
 
 @bp.post("/<app_id>/subscribers/<username>/suspend")
-@admin_required()
+@admin_required("operate", tenants=True)
 def suspend_subscriber(app_id: str, username: str):
     """{reason}: the account is disabled and its session dropped (router job); payments are refused."""
     with db.transaction() as conn:
@@ -82,7 +82,7 @@ def suspend_subscriber(app_id: str, username: str):
 
 
 @bp.post("/<app_id>/subscribers/<username>/resume")
-@admin_required()
+@admin_required("operate", tenants=True)
 def resume_subscriber(app_id: str, username: str):
     """Lift a manual suspension; the account is switched on again if a paid period runs."""
     with db.transaction() as conn:
@@ -90,7 +90,7 @@ def resume_subscriber(app_id: str, username: str):
 
 
 @bp.delete("/<app_id>/subscribers/<username>")
-@admin_required()
+@admin_required("operate", tenants=True)
 def remove_subscriber(app_id: str, username: str):
     """Deactivate (history kept); a router job deletes the account and drops its session."""
     with db.transaction() as conn:
@@ -98,7 +98,7 @@ def remove_subscriber(app_id: str, username: str):
 
 
 @bp.get("/<app_id>/subscriptions")
-@admin_required(write=False)
+@admin_required("read", tenants=True)
 def list_subscriptions(app_id: str):
     """Paid periods, newest first; ?username=&status=active|expired|replaced&page=&per_page=."""
     page, per_page = int_arg("page", 1), int_arg("per_page", 50, high=200)
@@ -107,7 +107,7 @@ def list_subscriptions(app_id: str):
 
 
 @bp.get("/<app_id>/drift")
-@admin_required(write=False)
+@admin_required("read", tenants=True)
 def list_drift(app_id: str):
     """The latest differences between the client's router and billing, with their repair job's status."""
     with db.transaction() as conn:
@@ -115,7 +115,7 @@ def list_drift(app_id: str):
 
 
 @bp.post("/<app_id>/drift/check")
-@admin_required()
+@admin_required("operate", tenants=True)
 def check_drift(app_id: str):
     """Reconcile this client's router now (repairs are queued for the worker)."""
     with db.transaction() as conn:

@@ -21,35 +21,35 @@ def _object() -> dict:
 
 
 @bp.get("")
-@admin_required(write=False)
+@admin_required("read")
 def list_functions():
     with db.transaction() as conn:
         return jsonify({"items": catalog.list_functions(conn, request.args.get("app_id") or None)})
 
 
 @bp.get("/<fn>")
-@admin_required(write=False)
+@admin_required("read")
 def get_function(fn: str):
     with db.transaction() as conn:
         return jsonify(catalog.describe(conn, catalog.resolve(conn, fn)))
 
 
 @bp.get("/<fn>/versions")
-@admin_required(write=False)
+@admin_required("read")
 def versions(fn: str):
     with db.transaction() as conn:
         return jsonify({"items": catalog.versions(conn, catalog.resolve(conn, fn).name)})
 
 
 @bp.get("/<fn>/versions/<n>")
-@admin_required(write=False)
+@admin_required("read")
 def version(fn: str, n: str):
     with db.transaction() as conn:
         return jsonify(catalog.version(conn, catalog.resolve(conn, fn).name, catalog.version_number(n)))
 
 
 @bp.get("/<fn>/diff")
-@admin_required(write=False)
+@admin_required("read")
 def diff(fn: str):
     old = catalog.version_number(request.args.get("from"), "from")
     new = catalog.version_number(request.args.get("to"), "to")
@@ -58,7 +58,7 @@ def diff(fn: str):
 
 
 @bp.put("/<fn>")
-@admin_required()
+@admin_required("write")
 def save(fn: str):
     body = _object()
     with db.transaction() as conn:
@@ -66,7 +66,7 @@ def save(fn: str):
 
 
 @bp.post("/<fn>/rollback")
-@admin_required()
+@admin_required("write")
 def rollback(fn: str):
     body = _object()
     with db.transaction() as conn:
@@ -74,7 +74,7 @@ def rollback(fn: str):
 
 
 @bp.post("/<fn>/dry-run")
-@admin_required(write=False)
+@admin_required("read")
 def dry_run(fn: str):
     body = _object()
     with db.transaction() as conn:
@@ -83,7 +83,7 @@ def dry_run(fn: str):
 
 
 @bp.post("/<fn>/shadow")
-@admin_required(write=False)
+@admin_required("read")
 def shadow(fn: str):
     body = _object()
     with db.transaction() as conn:
@@ -92,7 +92,7 @@ def shadow(fn: str):
 
 
 @bp.post("/<fn>/tests")
-@admin_required()
+@admin_required("write")
 def add_test(fn: str):
     body = _object()
     with db.transaction() as conn:
@@ -100,14 +100,14 @@ def add_test(fn: str):
 
 
 @bp.get("/<fn>/tests")
-@admin_required(write=False)
+@admin_required("read")
 def list_tests(fn: str):
     with db.transaction() as conn:
         return jsonify({"items": cases.list_cases(conn, catalog.resolve(conn, fn))})
 
 
 @bp.post("/<fn>/tests/run")
-@admin_required(write=False)
+@admin_required("read")
 def run_tests(fn: str):
     with db.transaction() as conn:
         ref = catalog.resolve(conn, fn)
@@ -115,7 +115,7 @@ def run_tests(fn: str):
 
 
 @bp.get("/<fn>/stats")
-@admin_required(write=False)
+@admin_required("read")
 def function_stats(fn: str):
     with db.transaction() as conn:
         return jsonify(stats.function_stats(conn, catalog.resolve(conn, fn)))

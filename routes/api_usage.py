@@ -12,7 +12,7 @@ bp = Blueprint("api_usage", __name__, url_prefix="/api/v1/admin/clients")
 
 
 @bp.get("/<app_id>/usage")
-@admin_required(write=False)
+@admin_required("read", tenants=True)
 def client_usage(app_id: str):
     """The month's API calls, transactions by service and state, and successful volume (current month by default)."""
     with db.transaction() as conn:

@@ -14,7 +14,8 @@ from flask import Blueprint, Response, current_app, flash, redirect, request, se
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
-from admin import users
+from admin import roles, users
+from admin.scope import Scope
 from core import db
 from core.actor import Actor
 from core.errors import NotAssigned
@@ -22,17 +23,8 @@ from core.errors import NotAssigned
 csrf = CSRFProtect()
 login_manager = LoginManager()
 
-# What each role may do; every view names the permission it needs.
-PERMISSIONS = {
-    "super_admin": frozenset({"read", "write", "users"}),
-    "admin": frozenset({"read", "write"}),
-    "viewer": frozenset({"read"}),
-}
-PERMISSION_TEXT = {
-    "write": "changing clients, services and deliveries needs the admin or super_admin role",
-    "users": "managing users needs the super_admin role",
-    "read": "your role cannot read this page",
-}
+# Every view names the permission it needs (admin/roles.py); a client's own users reach only the views that
+# also say tenants=True, and only with their own client's app_id in the address.
 # Endpoints reachable without a full sign-in (the sign-in steps themselves).
 PUBLIC_ENDPOINTS = frozenset(
     {
@@ -62,6 +54,7 @@ class PortalUser(UserMixin):
         self.must_change_password: bool = row["must_change_password"]
         self.totp_required: bool = row["totp_required"]
         self.has_totp: bool = bool(row.get("totp_secret_enc"))
+        self.scope = Scope.of(row)
 
     @property
     def is_active(self) -> bool:
@@ -71,12 +64,16 @@ class PortalUser(UserMixin):
         return f"{self.id}:{self.token_version}"
 
     def can(self, permission: str) -> bool:
-        return permission in PERMISSIONS.get(self.role, frozenset())
+        return roles.allows(self.role, permission)
+
+    @property
+    def is_tenant(self) -> bool:
+        return self.scope.is_tenant
 
     @property
     def actor(self) -> Actor:
         """The audit identity handed to the service layer."""
-        return {"id": self.id, "username": self.username, "role": self.role}
+        return users.actor_of(self.row)
 
 
 @login_manager.user_loader
@@ -96,23 +93,47 @@ def can(permission: str) -> bool:
     return bool(current_user.is_authenticated and current_user.can(permission))
 
 
-def requires(permission: str) -> Callable:
-    """Refuse the view with 403 and a clear message unless the signed-in user's role has `permission`."""
+def requires(permission: str, *, tenants: bool = False) -> Callable:
+    """Refuse the view with 403 and a clear message unless the signed-in user's role has `permission`.
+    `tenants=True` opens it to a client's own users too; the view must then narrow what it shows by scope()."""
 
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.can(permission):
-                raise NotAssigned(f"not allowed for role {current_user.role}: {PERMISSION_TEXT[permission]}")
+                raise NotAssigned(roles.refusal(current_user.role, permission))
             return view(*args, **kwargs)
 
+        wrapped.tenants = tenants  # type: ignore[attr-defined]
         return wrapped
 
     return decorator
 
 
+def any_signed_in(view: Callable) -> Callable:
+    """A view of one's own account: every signed-in user, of the gateway or of a client."""
+    view.tenants = True  # type: ignore[attr-defined]
+    return view
+
+
 def actor() -> Actor:
     return current_user.actor
+
+
+def scope() -> Scope:
+    """What the signed-in user may see: everything, or their own client's data."""
+    return current_user.scope
+
+
+def _check_tenant() -> None:
+    """A client's user: only views open to tenants, and only their own client's app_id (404 for any other,
+    worded as for a client that does not exist)."""
+    view = current_app.view_functions.get(request.endpoint or "")
+    if not getattr(view, "tenants", False):
+        raise NotAssigned(roles.GATEWAY_ONLY)
+    app_id = (request.view_args or {}).get("app_id")
+    if app_id is not None:
+        current_user.scope.check_app(app_id)
 
 
 def start_session() -> None:
@@ -150,6 +171,8 @@ def guard() -> Response | None:
     if current_user.must_change_password and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
         flash("Choose a new password before you continue: the one you signed in with was generated.", "warning")
         return redirect(url_for("portal_account.change_password"))
+    if current_user.is_tenant:
+        _check_tenant()
     return None
 
 

@@ -31,12 +31,14 @@ def _page(
 
 
 @bp.get("")
+@access.any_signed_in
 def account() -> tuple[str, int]:
     """Password and two-factor settings of the signed-in user."""
     return _page()
 
 
 @bp.route("/password", methods=["GET", "POST"])
+@access.any_signed_in
 def change_password() -> Response | tuple[str, int]:
     """Change the own password: the current one is asked again; other sessions of this user end."""
     form = PasswordChangeForm()
@@ -58,6 +60,7 @@ def change_password() -> Response | tuple[str, int]:
 
 
 @bp.route("/two-factor", methods=["GET", "POST"])
+@access.any_signed_in
 def enrol() -> Response | tuple[str, int]:
     """Turn on two-factor sign-in: show a new secret, then confirm it with a code from the app."""
     if current_user.has_totp:
@@ -81,6 +84,7 @@ def enrol() -> Response | tuple[str, int]:
 
 
 @bp.post("/two-factor/off")
+@access.any_signed_in
 def disable() -> Response | tuple[str, int]:
     """Turn two-factor off (needs a current code; refused when a super admin requires it)."""
     form = CodeForm()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 from flask import flash, redirect, render_template, request, session, url_for
@@ -19,7 +18,6 @@ from routes.portal.forms import CodeForm, LoginForm
 bp = access.portal_blueprint("portal_login", __name__, "/portal")
 PENDING_KEY = "pending_login"
 PENDING_TTL_S = 300  # the code step must follow the password within 5 minutes
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")  # gateway.users' own CHECK
 SIGN_IN_ACTOR = system_actor("(sign-in)")
 
 
@@ -32,7 +30,7 @@ def _authenticate(username: str, password: str) -> tuple[dict | None, str | None
         except AuthError as exc:
             # A password typed into the username box must not land in the audit log: keep only names that
             # could be usernames.
-            target = username if USERNAME_RE.match(username) else "(not a valid username)"
+            target = username if users.USERNAME_RE.match(username) else "(not a valid username)"
             audit.record(conn, SIGN_IN_ACTOR, "user.login_failed", target)
             return None, exc.message
     return user, None
@@ -44,7 +42,7 @@ def _finish(user: dict, next_url: str | None) -> Response:
     access.start_session()
     with db.transaction() as conn:
         users.login_succeeded(conn, user["id"])  # all factors passed: only now the failure count resets
-        audit.record(conn, {"id": user["id"], "username": user["username"]}, "user.login", user["username"])
+        audit.record(conn, users.actor_of(user), "user.login", user["username"])
     if user["must_change_password"]:
         flash("Welcome. Your password was generated for you: choose your own now.", "warning")
         return redirect(url_for("portal_account.change_password"))
@@ -110,7 +108,14 @@ def verify_code() -> Response | tuple[str, int] | str:
             ok = two_factor.verify(conn, user["id"], two_factor.decrypt(user["totp_secret_enc"]), form.code.data)
             if not ok:
                 locked = users.count_failure(conn, user["id"])
-                audit.record(conn, SIGN_IN_ACTOR, "user.login_failed", user["username"], after={"step": "totp"})
+                audit.record(
+                    conn,
+                    SIGN_IN_ACTOR,
+                    "user.login_failed",
+                    user["username"],
+                    after={"step": "totp"},
+                    client_id=user["client_id"],
+                )
         if ok:
             return _finish(user, session.get(PENDING_KEY, {}).get("next"))
         form.code.errors.append(
