@@ -8,7 +8,7 @@ import sys
 import click
 from flask import Flask, current_app
 
-from admin import clients, services, users
+from admin import client_users, clients, roles, services, users
 from core import db, db_roles
 from core import schema as schema_setup
 from core.actor import system_actor
@@ -63,6 +63,16 @@ def register(app: Flask) -> None:
         """Create a portal/admin-API user."""
         user, pw = _run(lambda c: users.create_user(c, username, password, role, SYSTEM))
         _out({"username": user["username"], "role": user["role"], "password": pw if password is None else "(as given)"})
+
+    @app.cli.command("create-client-user")
+    @click.option("--app-id", required=True, help="the client the user belongs to")
+    @click.option("--username", required=True)
+    @click.option("--role", default="org_admin", type=click.Choice(roles.CLIENT_ROLES))
+    @click.option("--email", default=None)
+    def create_client_user(app_id: str, username: str, role: str, email: str | None) -> None:
+        """Create a client's own user (the first org_admin); prints the generated password once."""
+        body = {"username": username, "role": role, "email": email}
+        _out(_run(lambda c: client_users.create(c, app_id, body, SYSTEM)))
 
     @app.cli.command("ensure-admin")
     @click.option("--username", default="admin")

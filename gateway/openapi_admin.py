@@ -34,6 +34,23 @@ _PATH_PARAMS = {
     "name": {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
     "public_id": {"name": "public_id", "in": "path", "required": True, "schema": {"type": "string"}},
     "outbox_id": {"name": "outbox_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+    "username": {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}},
+}
+_CLIENT_USER = {
+    "type": "object",
+    "required": ["username", "role"],
+    "properties": {
+        "username": {"type": "string", "description": "3-64 of letters, digits, . _ @ -"},
+        "role": {"type": "string", "enum": ["org_admin", "manager", "user"]},
+        "email": {"type": "string", "format": "email"},
+    },
+}
+_CLIENT_USER_CHANGE = {
+    "type": "object",
+    "properties": {
+        "role": {"type": "string", "enum": ["org_admin", "manager", "user"]},
+        "active": {"type": "boolean"},
+    },
 }
 
 
@@ -123,6 +140,18 @@ def paths() -> dict:
             "post": _op("Create a subscriber", ("app_id",), body=_OBJECT, ok=201),
         },
         f"{c}/subscriptions": {"get": _op("Paid periods, newest first", ("app_id",))},
+        f"{c}/usage": {
+            "get": _op("The client's usage statement for ?month=YYYY-MM (default: this month)", ("app_id",))
+        },
+        f"{c}/users": {
+            "get": _op("The client's own users", ("app_id",), schema=_ITEMS),
+            "post": _op(
+                "Create a client user; answers its generated password once", ("app_id",), body=_CLIENT_USER, ok=201
+            ),
+        },
+        f"{c}/users/{{username}}": {
+            "patch": _op("Change a client user's role or active flag", ("app_id", "username"), body=_CLIENT_USER_CHANGE)
+        },
         f"{c}/drift": {"get": _op("Router/billing differences", ("app_id",), schema=_ITEMS)},
         f"{c}/drift/check": {"post": _post("Reconcile the client's router now", ("app_id",))},
         "/api/v1/admin/transactions": {"get": _op("Search transactions (?page=&status=&app_id=…)")},

@@ -75,3 +75,13 @@ def echo_setup(app, echo_url: str, **service_overrides) -> tuple[MerchantClient,
     service = make_service(app, echo_url, **service_overrides)
     assign(app, merchant.app_id, service["name"])
     return merchant, service
+
+
+def make_client_user(app, app_id: str, role: str = "org_admin") -> tuple[str, str]:
+    """A client's own user with a password of its own (no forced change), through the service layer."""
+    username = unique_name("t")
+    with app.app_context(), db.transaction() as conn:
+        client_id = clients.get_client(conn, app_id)["id"]
+        user, password = users.create_user(conn, username, None, role, ACTOR, client_id=client_id)
+        users.set_password(conn, user["id"], "tenant password 123", ACTOR)
+    return username, "tenant password 123"

@@ -32,3 +32,17 @@ def test_cli_create_admin_generates_password(app):
 def test_cli_migrate_is_repeatable(app):
     out = app.test_cli_runner().invoke(args=["migrate"])
     assert out.exit_code == 0, out.output
+
+
+def test_cli_creates_a_clients_first_org_admin(app):
+    runner = app.test_cli_runner()
+    app_id = unique_name("c")
+    assert (
+        runner.invoke(args=["create-client", "--app-id", app_id, "--company", "Co", "--email", "c@c.co"]).exit_code == 0
+    )
+    out = runner.invoke(args=["create-client-user", "--app-id", app_id, "--username", unique_name("oa")])
+    assert out.exit_code == 0, out.output
+    created = json.loads(out.output)
+    assert created["role"] == "org_admin" and created["app_id"] == app_id and len(created["password"]) >= 12
+    bad = runner.invoke(args=["create-client-user", "--app-id", "nosuch", "--username", unique_name("oa")])
+    assert bad.exit_code == 1 and "no client" in bad.output
