@@ -197,9 +197,7 @@ def any_super_admin(conn: Connection) -> bool:
 
 
 def list_users(conn: Connection, client_id: int | None = None) -> list[dict]:
-    """Every user (gateway users first), or only the users of one client."""
-    query = select(*USER_PUBLIC).select_from(_USERS)
-    if client_id is not None:
-        query = query.where(User.client_id == client_id)
-    order = (User.client_id.is_not(None), Client.app_id, User.username)
-    return [dict(r) for r in conn.execute(query.order_by(*order)).mappings()]
+    """The gateway's own users, or with `client_id` the users of that client (each listed on its client's page)."""
+    belongs = User.client_id.is_(None) if client_id is None else User.client_id == client_id
+    query = select(*USER_PUBLIC).select_from(_USERS).where(belongs).order_by(User.username)
+    return [dict(r) for r in conn.execute(query).mappings()]
