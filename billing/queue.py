@@ -24,7 +24,9 @@ def sells_plans(conn: Connection, client_id: int) -> bool:
     """Whether a client runs ISP billing (a subscription service or plans): the same test as isp_clients, for
     one client (its own users see the ISP screens only then)."""
     has_plans = select(Plan.id).where(Plan.client_id == client_id).exists()
-    return bool(conn.execute(select(func.billing.subscription_service_for(client_id).is_not(None) | has_plans)).scalar())
+    return bool(
+        conn.execute(select(func.billing.subscription_service_for(client_id).is_not(None) | has_plans)).scalar()
+    )
 
 
 def router_jobs(conn: Connection, app_id: str, state: str | None = None, limit: int = 100) -> list[dict]:

@@ -78,7 +78,9 @@ def totals(conn: Connection, scope: Scope = GATEWAY) -> dict:
 def status_breakdown(conn: Connection, scope: Scope = GATEWAY) -> list[dict]:
     """Transactions per state over the last 7 days."""
     n = cast(func.sum(S.txn_count), BigInteger).label("n")
-    query = select(S.state, n).where(_since_week(), *_stats_of(scope)).group_by(S.state).having(func.sum(S.txn_count) > 0)
+    query = (
+        select(S.state, n).where(_since_week(), *_stats_of(scope)).group_by(S.state).having(func.sum(S.txn_count) > 0)
+    )
     rows = conn.execute(query.order_by(n.desc())).mappings().all()
     return [dict(r) for r in rows]
 

@@ -36,9 +36,7 @@ AUDIT_COLUMNS = (
 )
 
 
-def search_api_logs(
-    conn: Connection, filters: dict, page: int = 1, per_page: int = 50, scope: Scope = GATEWAY
-) -> dict:
+def search_api_logs(conn: Connection, filters: dict, page: int = 1, per_page: int = 50, scope: Scope = GATEWAY) -> dict:
     """Filters: app_id, path (substring), status (code or class), date_from, date_to (YYYY-MM-DD)."""
     where = (
         Filters(filters)

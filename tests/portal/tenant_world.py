@@ -65,7 +65,10 @@ def make_tenant(app, echo_url: str, tag: str) -> Tenant:
     email = f"ops-{marker}@{tag.lower()}.test"
     with app.app_context(), db.transaction() as conn:
         clients.update_client(
-            conn, isp.app_id, {"company_name": company, "email": email, "callback_url": "http://127.0.0.1:9/hook"}, ACTOR
+            conn,
+            isp.app_id,
+            {"company_name": company, "email": email, "callback_url": "http://127.0.0.1:9/hook"},
+            ACTOR,
         )
     service = make_service(app, echo_url)
     assign(app, isp.app_id, service["name"])
