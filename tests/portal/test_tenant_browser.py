@@ -61,6 +61,16 @@ def test_org_admin_uses_the_merchants_portal(app, page, echo_service):
     assert page.inner_text("[data-test=usage-transactions]") == "0"
     screenshot(page, "tenant-usage.png", full_page=True)
 
+    # Their users: a new one gets a generated password, shown once.
+    page.click("[data-test=nav-users]")
+    page.wait_for_url(f"**/portal/clients/{own.app_id}/users")
+    page.fill("#username", f"clerk-{own.app_id}")
+    page.select_option("#role", "manager")
+    page.click("[data-test=create-client-user]")
+    page.wait_for_selector("[data-test=shown-once]")
+    assert len(page.input_value("[data-test=secret-password]")) >= 12
+    assert page.is_visible(f"[data-test=client-user-clerk-{own.app_id}]")
+
     # Another client's page is a 404, as one that does not exist.
     response = page.goto(f"/portal/clients/{other.app_id}")
     assert response.status == 404

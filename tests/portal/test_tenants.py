@@ -421,6 +421,8 @@ def test_org_admin_manages_the_clients_users(app, world, org_admin):
     assert again.status_code == 400 and "user &#39;alpha-clerk&#39; exists" in again.get_data(as_text=True)
     bad = post(org_admin, base, {"username": "x y", "role": "user"}, token_from=base)
     assert bad.status_code == 400
+    bad_email = post(org_admin, base, {"username": "alpha-mail", "role": "user", "email": "nope"}, token_from=base)
+    assert bad_email.status_code == 400 and "email must be an address" in bad_email.get_data(as_text=True)
     gateway_role = post(org_admin, base, {"username": "alpha-boss", "role": "super_admin"}, token_from=base)
     assert gateway_role.status_code == 400  # only client roles
 
@@ -461,6 +463,8 @@ def test_org_admin_rotates_credentials_and_reads_it_in_the_audit_log(world, org_
     assert 'data-test="rotate-credentials"' in page
     assert 'data-test="save-client"' not in page and 'data-test="deactivate"' not in page  # gateway's
     assert 'data-test="assign-service"' not in page
+    assert f"clientfn.{a.app_id}_" not in page  # routes only, not the gateway's generated functions
+    assert f'data-test="routes-{a.service}"' in page
     response = post(
         org_admin, f"/portal/clients/{a.app_id}/credentials/rotate", token_from=f"/portal/clients/{a.app_id}"
     )
