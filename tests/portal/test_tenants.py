@@ -277,7 +277,8 @@ def test_gateway_admin_still_sees_both_clients(world, super_client):
     assert a.f010 in listing and b.f010 in listing
     audit = super_client.get("/portal/audit?action=client.update").get_data(as_text=True)
     assert a.app_id in audit and b.app_id in audit
-    assert super_client.get(f"/portal/clients/{b.app_id}/users").status_code == 200
+    assert b.users["manager"] in super_client.get(f"/portal/clients/{b.app_id}/users").get_data(as_text=True)
+    assert b.users["manager"] not in super_client.get("/portal/users").get_data(as_text=True)  # gateway users only
 
 
 @pytest.mark.parametrize(
