@@ -36,7 +36,7 @@ test: $(STAMP) assets  ## set up, then the whole test suite against a real Postg
 
 screenshots: $(STAMP) assets  ## the portal screenshots of README and docs/portal.md (docs/screenshots/*.png)
 	@scripts/install_chromium.sh
-	@MOSPAY_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/portal/test_browser.py tests/portal/test_browser_functions.py
+	@MOSPAY_SCREENSHOTS_DIR=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/portal/test_browser.py tests/portal/test_browser_functions.py tests/portal/test_tenant_browser.py
 
 lint: $(STAMP)  ## ruff check, format check and the import-layer contracts (pyproject.toml)
 	@$(BIN)/ruff check .

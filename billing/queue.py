@@ -10,7 +10,7 @@ from admin import audit
 from billing import jobs
 from core import db
 from core.errors import InvalidField
-from models import Client, Subscriber
+from models import Client, Plan, Subscriber
 
 JOB_STATES = ("pending", "delivered", "dead")
 
@@ -18,6 +18,15 @@ JOB_STATES = ("pending", "delivered", "dead")
 def isp_clients(conn: Connection) -> list[dict]:
     """Clients with a subscription service or plans, with counts of plans, subscribers and active periods."""
     return db.call_json(conn, "SELECT billing.isp_clients()")
+
+
+def sells_plans(conn: Connection, client_id: int) -> bool:
+    """Whether a client runs ISP billing (a subscription service or plans): the same test as isp_clients, for
+    one client (its own users see the ISP screens only then)."""
+    has_plans = select(Plan.id).where(Plan.client_id == client_id).exists()
+    return bool(
+        conn.execute(select(func.billing.subscription_service_for(client_id).is_not(None) | has_plans)).scalar()
+    )
 
 
 def router_jobs(conn: Connection, app_id: str, state: str | None = None, limit: int = 100) -> list[dict]:

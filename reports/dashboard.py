@@ -1,15 +1,17 @@
 """Dashboard figures. Totals, rates and charts read gateway.transaction_stats_hourly (a trigger-maintained
 pre-aggregate, sql/schema/0003_portal.sql), so their cost depends on hours × clients, not on the number of
-transactions; the recent lists read the newest rows through the created_at indexes."""
+transactions; the recent lists read the newest rows through the created_at indexes. Every function takes a
+scope: a client's own users see their client's figures only (the (client_id, …) indexes serve those reads)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, Select, Text, cast, func, select
+from sqlalchemy import BigInteger, Select, Text, and_, cast, func, select
 from sqlalchemy.engine import Connection
 
+from admin.scope import GATEWAY, Scope
 from models import ApiLog, Client, Service, Transaction, TransactionStatsHourly
 
 SETTLED = ("completed", "failed", "timed_out")
@@ -26,6 +28,11 @@ def _since_week():
     return S.hour >= _today() - WEEK
 
 
+def _stats_of(scope: Scope) -> tuple:
+    """The hourly-stats conditions of a scope: none gateway-wide, the client's rows for a tenant."""
+    return (S.client_id == scope.client_id,) if scope.is_tenant else ()
+
+
 def _sum(column, *conditions):
     total = func.sum(column)
     return func.coalesce(total.filter(*conditions) if conditions else total, 0)
@@ -35,7 +42,7 @@ def _rate(completed: int, settled: int) -> float | None:
     return round(100.0 * completed / settled, 1) if settled else None
 
 
-def totals(conn: Connection) -> dict:
+def totals(conn: Connection, scope: Scope = GATEWAY) -> dict:
     """Count, revenue and success rate for today and for the last 7 days (today and the 6 days before).
     Success rate = completed ÷ settled (completed + failed + timed out): pending work is not a failure yet."""
     today = S.hour >= _today()
@@ -47,7 +54,7 @@ def totals(conn: Connection) -> dict:
             _sum(S.txn_count).label("week"),
             _sum(S.amount_sum).label("week_amount"),
         )
-        .where(_since_week())
+        .where(_since_week(), *_stats_of(scope))
         .group_by(S.state)
     )
     rows = conn.execute(query).mappings().all()
@@ -68,23 +75,25 @@ def totals(conn: Connection) -> dict:
     return out
 
 
-def status_breakdown(conn: Connection) -> list[dict]:
+def status_breakdown(conn: Connection, scope: Scope = GATEWAY) -> list[dict]:
     """Transactions per state over the last 7 days."""
     n = cast(func.sum(S.txn_count), BigInteger).label("n")
-    query = select(S.state, n).where(_since_week()).group_by(S.state).having(func.sum(S.txn_count) > 0)
+    query = (
+        select(S.state, n).where(_since_week(), *_stats_of(scope)).group_by(S.state).having(func.sum(S.txn_count) > 0)
+    )
     rows = conn.execute(query.order_by(n.desc())).mappings().all()
     return [dict(r) for r in rows]
 
 
-def revenue_by_client(conn: Connection, limit: int = 10) -> list[dict]:
-    """Completed amount and count per client over the last 7 days, largest first."""
+def revenue_by_client(conn: Connection, limit: int = 10, scope: Scope = GATEWAY) -> list[dict]:
+    """Completed amount and count per client over the last 7 days, largest first (a tenant: its own row)."""
     per_client = (
         select(
             S.client_id,
             func.sum(S.amount_sum).label("revenue"),
             cast(func.sum(S.txn_count), BigInteger).label("n"),
         )
-        .where(S.state == "completed", _since_week())
+        .where(S.state == "completed", _since_week(), *_stats_of(scope))
         .group_by(S.client_id)
         .having(func.sum(S.txn_count) > 0)
         .subquery()
@@ -99,7 +108,7 @@ def revenue_by_client(conn: Connection, limit: int = 10) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def per_hour(conn: Connection, hours: int = 24) -> list[dict]:
+def per_hour(conn: Connection, hours: int = 24, scope: Scope = GATEWAY) -> list[dict]:
     """The last `hours` hours, oldest first, each with completed / failed / other counts (zeros included)."""
     now_hour = func.date_trunc("hour", func.now())
     hours_ = func.generate_series(now_hour - timedelta(hours=hours - 1), now_hour, timedelta(hours=1))
@@ -108,6 +117,9 @@ def per_hour(conn: Connection, hours: int = 24) -> list[dict]:
     def count(states: tuple[str, ...]):
         return cast(_sum(S.txn_count, S.state.in_(states)), BigInteger)
 
+    # The scope goes into the join condition, so hours without the client's rows still show as zeros.
+    joined = h.outerjoin(S, and_(S.hour == h.c.hour, *_stats_of(scope)))
+
     query = (
         select(
             func.to_char(h.c.hour, "HH24:00").label("label"),
@@ -115,7 +127,7 @@ def per_hour(conn: Connection, hours: int = 24) -> list[dict]:
             count(("failed", "timed_out")).label("failed"),
             count(IN_FLIGHT).label("in_flight"),
         )
-        .select_from(h.outerjoin(S, S.hour == h.c.hour))
+        .select_from(joined)
         .group_by(h.c.hour)
         .order_by(h.c.hour)
     )
@@ -123,16 +135,17 @@ def per_hour(conn: Connection, hours: int = 24) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def _newest(*columns) -> Select:
+def _newest(scope: Scope, *columns) -> Select:
     """The dashboard's transaction lists: id, client, f010, status and amount, plus `columns`."""
     transaction_id = cast(Transaction.public_id, Text).label("transaction_id")
     summary = (transaction_id, Client.app_id, Transaction.f010, Transaction.state.label("status"), Transaction.amount)
-    return select(*summary, *columns).join(Client, Client.id == Transaction.client_id)
+    query = select(*summary, *columns).join(Client, Client.id == Transaction.client_id)
+    return query.where(Transaction.client_id == scope.client_id) if scope.is_tenant else query
 
 
-def recent_transactions(conn: Connection, limit: int = 10) -> list[dict]:
+def recent_transactions(conn: Connection, limit: int = 10, scope: Scope = GATEWAY) -> list[dict]:
     query = (
-        _newest(Transaction.service, Transaction.route, Transaction.created_at)
+        _newest(scope, Transaction.service, Transaction.route, Transaction.created_at)
         .order_by(Transaction.created_at.desc())
         .limit(limit)
     )
@@ -140,9 +153,11 @@ def recent_transactions(conn: Connection, limit: int = 10) -> list[dict]:
     return [dict(r) for r in rows]
 
 
-def recent_api_calls(conn: Connection, limit: int = 10) -> list[dict]:
+def recent_api_calls(conn: Connection, limit: int = 10, scope: Scope = GATEWAY) -> list[dict]:
     columns = (ApiLog.id, ApiLog.app_id, ApiLog.method, ApiLog.path, ApiLog.http_status, ApiLog.latency_ms)
     query = select(*columns, ApiLog.created_at).order_by(ApiLog.created_at.desc()).limit(limit)
+    if scope.is_tenant:
+        query = query.where(ApiLog.client_id == scope.client_id)
     rows = conn.execute(query).mappings().all()
     return [dict(r) for r in rows]
 
@@ -163,10 +178,10 @@ def review_reasons(flags: dict | None) -> list[str]:
     return reasons
 
 
-def needs_review(conn: Connection, limit: int = 10) -> list[dict]:
+def needs_review(conn: Connection, limit: int = 10, scope: Scope = GATEWAY) -> list[dict]:
     """Newest transactions flagged needs_review (partial index transactions_needs_review)."""
     query = (
-        _newest(Transaction.flags, Transaction.updated_at)
+        _newest(scope, Transaction.flags, Transaction.updated_at)
         .where(Transaction.flags.has_key("needs_review"))  # the partial index transactions_needs_review
         .order_by(Transaction.updated_at.desc())
         .limit(limit)
@@ -188,16 +203,17 @@ def catalogue_counts(conn: Connection) -> dict:
     return dict(row)
 
 
-def overview(conn: Connection) -> dict:
+def overview(conn: Connection, scope: Scope = GATEWAY) -> dict:
     """Everything the dashboard page shows except microservice health (fetched by the browser separately,
-    so a slow microservice never slows the page)."""
+    so a slow microservice never slows the page). A tenant's dashboard holds only its client's figures: no
+    revenue ranking of other clients and no gateway-wide catalogue counts."""
     return {
-        "totals": totals(conn),
-        "statuses": status_breakdown(conn),
-        "revenue": revenue_by_client(conn),
-        "hours": per_hour(conn),
-        "recent_transactions": recent_transactions(conn),
-        "recent_api_calls": recent_api_calls(conn),
-        "counts": catalogue_counts(conn),
-        "needs_review": needs_review(conn),
+        "totals": totals(conn, scope),
+        "statuses": status_breakdown(conn, scope),
+        "revenue": [] if scope.is_tenant else revenue_by_client(conn),
+        "hours": per_hour(conn, scope=scope),
+        "recent_transactions": recent_transactions(conn, scope=scope),
+        "recent_api_calls": recent_api_calls(conn, scope=scope),
+        "counts": None if scope.is_tenant else catalogue_counts(conn),
+        "needs_review": needs_review(conn, scope=scope),
     }

@@ -1,11 +1,13 @@
 """Reads of the API log and the audit log for the portal: filtered, newest first, paged without counting
-(a count over millions of log rows would cost more than the page itself)."""
+(a count over millions of log rows would cost more than the page itself). A client's scope reads only its own
+rows: API calls it made (api_logs.client_id) and audit rows about it (audit_log.client_id)."""
 
 from __future__ import annotations
 
 from sqlalchemy import Text, cast, select
 from sqlalchemy.engine import Connection
 
+from admin.scope import GATEWAY, Scope
 from core import paging
 from core.filters import Filters
 from models import ApiLog, AuditLog, Transaction
@@ -34,7 +36,7 @@ AUDIT_COLUMNS = (
 )
 
 
-def search_api_logs(conn: Connection, filters: dict, page: int = 1, per_page: int = 50) -> dict:
+def search_api_logs(conn: Connection, filters: dict, page: int = 1, per_page: int = 50, scope: Scope = GATEWAY) -> dict:
     """Filters: app_id, path (substring), status (code or class), date_from, date_to (YYYY-MM-DD)."""
     where = (
         Filters(filters)
@@ -44,6 +46,8 @@ def search_api_logs(conn: Connection, filters: dict, page: int = 1, per_page: in
         .date_range(ApiLog.created_at)
         .conditions
     )
+    if scope.is_tenant:
+        where.append(ApiLog.client_id == scope.client_id)
     public_id = (
         select(cast(Transaction.public_id, Text))
         .where(Transaction.id == ApiLog.transaction_id)
@@ -54,7 +58,7 @@ def search_api_logs(conn: Connection, filters: dict, page: int = 1, per_page: in
     return paging.fetch(conn, query, page, per_page).as_dict()
 
 
-def search_audit(conn: Connection, filters: dict, page: int = 1, per_page: int = 50) -> dict:
+def search_audit(conn: Connection, filters: dict, page: int = 1, per_page: int = 50, scope: Scope = GATEWAY) -> dict:
     """Filters: username, action (prefix, e.g. "client." for every client action), target (substring)."""
     where = (
         Filters(filters)
@@ -64,10 +68,15 @@ def search_audit(conn: Connection, filters: dict, page: int = 1, per_page: int =
         .date_range(AuditLog.created_at)
         .conditions
     )
+    if scope.is_tenant:
+        where.append(AuditLog.client_id == scope.client_id)
     query = select(*AUDIT_COLUMNS).where(*where).order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
     return paging.fetch(conn, query, page, per_page).as_dict()
 
 
-def audit_actions(conn: Connection) -> list[str]:
+def audit_actions(conn: Connection, scope: Scope = GATEWAY) -> list[str]:
     """The distinct action names seen so far, for the filter's suggestions."""
-    return list(conn.execute(select(AuditLog.action).distinct().order_by(AuditLog.action).limit(200)).scalars())
+    query = select(AuditLog.action).distinct().order_by(AuditLog.action).limit(200)
+    if scope.is_tenant:
+        query = query.where(AuditLog.client_id == scope.client_id)
+    return list(conn.execute(query).scalars())

@@ -34,6 +34,7 @@ def register(app: Flask) -> None:
     from routes.portal import (
         account,
         billing,
+        client_users,
         clients,
         function_editor,
         functions,
@@ -57,7 +58,8 @@ def register(app: Flask) -> None:
     access.login_manager.session_protection = "basic"
 
     for module in (
-        login, account, monitoring, transactions, clients, services, functions, function_editor, usage, users, billing
+        login, account, monitoring, transactions, clients, client_users, services, functions, function_editor, usage,
+        users, billing,
     ):  # fmt: skip
         app.register_blueprint(module.bp)
 
@@ -69,3 +71,4 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["money"] = _money
     app.jinja_env.filters["number"] = _number
     app.jinja_env.globals["can"] = access.can
+    app.jinja_env.globals["tenant_client"] = access.tenant_client

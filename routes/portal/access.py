@@ -10,12 +10,13 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, flash, redirect, request, session, url_for
+from flask import Blueprint, Response, current_app, flash, g, redirect, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
-from admin import roles, users
+from admin import clients, roles, users
 from admin.scope import Scope
+from billing import queue
 from core import db
 from core.actor import Actor
 from core.errors import NotAssigned
@@ -123,6 +124,22 @@ def actor() -> Actor:
 def scope() -> Scope:
     """What the signed-in user may see: everything, or their own client's data."""
     return current_user.scope
+
+
+def tenant_client() -> dict | None:
+    """For templates: the signed-in tenant user's client (app_id, company name, whether it runs ISP billing),
+    read once per request; None for a gateway user."""
+    if not (current_user.is_authenticated and current_user.is_tenant):
+        return None
+    if "tenant_client" not in g:
+        with db.transaction() as conn:
+            client = clients.get_client(conn, current_user.scope.app_id)
+            g.tenant_client = {
+                "app_id": client["app_id"],
+                "company_name": client["company_name"],
+                "sells_plans": queue.sells_plans(conn, client["id"]),
+            }
+    return g.tenant_client
 
 
 def _check_tenant() -> None:

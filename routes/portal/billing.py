@@ -1,7 +1,10 @@
 """ISP billing in the portal, per client: plans, subscribers (search, page, create, edit, suspend, resume, remove),
 one subscriber's story, subscriptions (running, ending soon, expired) and the router (settings, connection test,
-job queue with retry, drift reports, reconcile now). Viewers read; admins write. Every write calls the same
-billing functions as the admin API, so validation, audit and router jobs are the same.
+job queue with retry, drift reports, reconcile now). Viewers read; admins write. A client's own users reach their
+client's screens: every role reads, org_admin and manager operate (plans, subscribers, jobs), and only org_admin
+changes the router login ("credentials"). Every write calls the same billing functions as the admin API, so
+validation, audit and router jobs are the same; each takes the app_id of the address, which the portal guard has
+already held to the tenant's own.
 
 Forms are plain HTML posting to these views: the billing layer checks every field and names it in its message
 (shown as a flash), and the portal guard checks the CSRF token of every POST.
@@ -33,16 +36,18 @@ def _form(*keys: str) -> dict:
 
 
 @bp.get("")
-@access.requires("read")
-def index() -> str:
-    """The clients that run ISP billing."""
+@access.requires("read", tenants=True)
+def index() -> Response | str:
+    """The clients that run ISP billing (a client's own user: straight to their client's screens)."""
+    if access.scope().is_tenant:
+        return redirect(url_for("portal_billing.subscriber_list", app_id=access.scope().app_id))
     with db.transaction() as conn:
         isps = queue.isp_clients(conn)
     return render_template("portal/billing/index.html", isps=isps)
 
 
 @bp.get("/<app_id>")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def overview(app_id: str) -> Response:
     return redirect(url_for("portal_billing.subscriber_list", app_id=app_id))
 
@@ -51,7 +56,7 @@ def overview(app_id: str) -> Response:
 
 
 @bp.get("/<app_id>/plans")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def plans(app_id: str) -> str:
     with db.transaction() as conn:
         items = catalogue.list_plans(conn, app_id)
@@ -59,7 +64,7 @@ def plans(app_id: str) -> str:
 
 
 @bp.post("/<app_id>/plans")
-@access.requires("write")
+@access.requires("operate", tenants=True)
 def create_plan(app_id: str) -> Response:
     try:
         with db.transaction() as conn:
@@ -70,7 +75,7 @@ def create_plan(app_id: str) -> Response:
 
 
 @bp.post("/<app_id>/plans/<code>")
-@access.requires("write")
+@access.requires("operate", tenants=True)
 def update_plan(app_id: str, code: str) -> Response:
     """Edit name, price, duration, profile; or (de)activate with active=0|1 alone."""
     changes: dict = _form("name", "price", "duration", "profile")
@@ -89,7 +94,7 @@ def update_plan(app_id: str, code: str) -> Response:
 
 
 @bp.get("/<app_id>/subscribers")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def subscriber_list(app_id: str) -> str:
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     q = (request.args.get("q") or "").strip()
@@ -99,7 +104,7 @@ def subscriber_list(app_id: str) -> str:
 
 
 @bp.post("/<app_id>/subscribers")
-@access.requires("write")
+@access.requires("operate", tenants=True)
 def create_subscriber(app_id: str) -> Response:
     data = {**_form("username", "phone", "service_type"), "password": request.form.get("password", "")}
     try:
@@ -112,7 +117,7 @@ def create_subscriber(app_id: str) -> Response:
 
 
 @bp.get("/<app_id>/subscribers/<username>")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def subscriber(app_id: str, username: str, router_check: dict | None = None) -> str:
     with db.transaction() as conn:
         detail = subscribers.get(conn, app_id, username)
@@ -121,14 +126,14 @@ def subscriber(app_id: str, username: str, router_check: dict | None = None) -> 
 
 
 @bp.post("/<app_id>/subscribers/<username>/router")
-@access.requires("write")
+@access.requires("operate", tenants=True)
 def check_on_router(app_id: str, username: str) -> str:
     """Ask the router now how it holds this account (enabled, profile)."""
     return subscriber(app_id, username, queue.router_account(app_id, username))
 
 
 @bp.post("/<app_id>/subscribers/<username>/<action>")
-@access.requires("write")
+@access.requires("operate", tenants=True)
 def subscriber_action(app_id: str, username: str, action: str) -> Response:
     """edit (phone, password) | suspend (reason) | resume | remove."""
     done = {"edit": "saved", "suspend": "suspended", "resume": "resumed", "remove": "removed"}
@@ -156,7 +161,7 @@ def subscriber_action(app_id: str, username: str, action: str) -> Response:
 
 
 @bp.get("/<app_id>/subscriptions")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def subscriptions(app_id: str) -> str:
     status = request.args.get("status") or "active"
     page = max(request.args.get("page", 1, type=int) or 1, 1)
@@ -190,13 +195,13 @@ def _router_form(providers: dict) -> RouterForm:
 
 
 @bp.get("/<app_id>/router")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def router(app_id: str):
     return _router_page(app_id)
 
 
 @bp.post("/<app_id>/router/settings")
-@access.requires("write")
+@access.requires("credentials", tenants=True)
 def router_settings(app_id: str):
     form = RouterForm()
     if form.validate_on_submit():
@@ -211,13 +216,13 @@ def router_settings(app_id: str):
 
 
 @bp.post("/<app_id>/router/test")
-@access.requires("write")
+@access.requires("operate", tenants=True)
 def router_test(app_id: str):
     return _router_page(app_id, test=queue.test_connection(app_id))
 
 
 @bp.post("/<app_id>/router/jobs/<int:outbox_id>/retry")
-@access.requires("write")
+@access.requires("operate", tenants=True)
 def retry_job(app_id: str, outbox_id: int) -> Response:
     try:
         with db.transaction() as conn:
@@ -228,7 +233,7 @@ def retry_job(app_id: str, outbox_id: int) -> Response:
 
 
 @bp.post("/<app_id>/router/reconcile")
-@access.requires("write")
+@access.requires("operate", tenants=True)
 def reconcile(app_id: str) -> Response:
     """Compare the router with billing now; repairs are queued for the worker."""
     result = jobs.run_drift(0, app_id=app_id, limit=1)

@@ -1,5 +1,6 @@
 """Clients: list, create (secrets shown once), edit, (de)activate, rotate credentials and webhook secret,
-Daraja and router credentials (write-only), assigned services."""
+Daraja and router credentials (write-only), assigned services. A client's own users open only their client's
+page (the list sends them there) and, as org_admin, its credentials section."""
 
 from __future__ import annotations
 
@@ -26,9 +27,12 @@ PER_PAGE = 25
 
 
 @bp.get("")
-@access.requires("read")
-def list_clients() -> str:
-    """Clients, newest first, searchable by App ID, company or email."""
+@access.requires("read", tenants=True)
+def list_clients() -> Response | str:
+    """Clients, newest first, searchable by App ID, company or email. A client's own user has one client: the
+    list sends them to its page."""
+    if access.scope().is_tenant:
+        return redirect(url_for("portal_clients.detail", app_id=access.scope().app_id))
     q = (request.args.get("q") or "").strip()
     page = max(request.args.get("page", 1, type=int) or 1, 1)
     with db.transaction() as conn:
@@ -60,6 +64,8 @@ def new_client() -> tuple[str, int]:
 def _detail(app_id: str, status: int = 200, **forms: FlaskForm) -> tuple[str, int]:
     with db.transaction() as conn:
         page = client_overview.client_page(conn, app_id)
+    if access.scope().is_tenant:
+        page["assignable"] = []  # the gateway's service catalogue is not a client's business
     # Forms that were not the one posted start empty (formdata=None), not from the posted fields.
     assign_form = forms.get("assign_form") or AssignServiceForm(formdata=None)
     assign_form.service.choices = [(s["name"], f"{s['name']} — {s['display_name']}") for s in page["assignable"]]
@@ -84,7 +90,7 @@ def _router_defaults(providers: dict) -> dict:
 
 
 @bp.get("/<app_id>")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def detail(app_id: str) -> tuple[str, int]:
     """Client details, credentials, provider settings and assigned services with their functions."""
     return _detail(app_id)
@@ -116,7 +122,7 @@ def set_status(app_id: str) -> Response:
 
 
 @bp.post("/<app_id>/credentials/rotate")
-@access.requires("write")
+@access.requires("credentials", tenants=True)
 def rotate(app_id: str) -> tuple[str, int]:
     """New API username and secret; the old ones and every token issued with them stop working."""
     with db.transaction() as conn:
@@ -128,7 +134,7 @@ def rotate(app_id: str) -> tuple[str, int]:
 
 
 @bp.post("/<app_id>/webhook-secret/rotate")
-@access.requires("write")
+@access.requires("credentials", tenants=True)
 def rotate_webhook(app_id: str) -> tuple[str, int]:
     with db.transaction() as conn:
         result = clients.rotate_webhook_secret(conn, app_id, access.actor())
@@ -137,7 +143,7 @@ def rotate_webhook(app_id: str) -> tuple[str, int]:
 
 
 @bp.post("/<app_id>/mpesa")
-@access.requires("write")
+@access.requires("credentials", tenants=True)
 def set_mpesa(app_id: str) -> Response | tuple[str, int]:
     """Store Daraja credentials (encrypted; the secret fields are never shown again)."""
     form = MpesaForm()
@@ -151,7 +157,7 @@ def set_mpesa(app_id: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/<app_id>/router")
-@access.requires("write")
+@access.requires("credentials", tenants=True)
 def set_router(app_id: str) -> Response | tuple[str, int]:
     """Store the router's API login (the password is write-only)."""
     form = RouterForm()

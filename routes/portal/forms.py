@@ -241,6 +241,25 @@ class RoleForm(FlaskForm):
     role = SelectField("Role", choices=[(r, r) for r in users.ROLES])
 
 
+class ClientUserForm(FlaskForm):
+    """A client's new user: the password is always generated (shown once, changed at first sign-in)."""
+
+    username = StringField(
+        "Username",
+        validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_.@-]{3,64}$", message="3–64 letters, digits, or _ . @ -")],
+    )
+    role = SelectField(
+        "Role",
+        choices=[
+            ("user", "user — read only"),
+            ("manager", "manager — transactions, webhooks, ISP billing"),
+            ("org_admin", "org admin — also credentials and users"),
+        ],
+        default="user",
+    )
+    email = StringField("Email", validators=[Optional(), Length(max=254)], description="Optional, for your records.")
+
+
 def client_data(form: ClientEditForm) -> dict:
     data = {
         k: (getattr(form, k).data or "").strip()

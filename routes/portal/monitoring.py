@@ -23,11 +23,12 @@ def _page_number() -> int:
 
 
 @bp.get("/")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def dashboard() -> str:
-    """Totals, success rate, revenue by client, hourly chart, status breakdown, recent activity."""
+    """Totals, success rate, revenue by client, hourly chart, status breakdown, recent activity (a client's
+    own user: their client's figures only)."""
     with db.transaction() as conn:
-        data = dashboard_queries.overview(conn)
+        data = dashboard_queries.overview(conn, access.scope())
     chart = {
         "hours": {
             "labels": [h["label"] for h in data["hours"]],
@@ -55,15 +56,17 @@ def health() -> Response:
 
 
 @bp.get("/api-logs")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def api_logs() -> tuple[str, int]:
     """API calls, newest first, filtered by client, path, status and date; bodies masked."""
     filters = {k: (request.args.get(k) or "").strip() for k in ("app_id", "path", "status", "date_from", "date_to")}
+    if access.scope().is_tenant:
+        filters["app_id"] = ""  # their own calls only (the query pins the client)
     page, error, result = _page_number(), None, {"items": [], "has_next": False}
     try:
         check_dates(filters)
         with db.transaction() as conn:
-            result = admin_logs.search_api_logs(conn, filters, page, PER_PAGE)
+            result = admin_logs.search_api_logs(conn, filters, page, PER_PAGE, access.scope())
     except GatewayError as exc:
         error = exc.message
     for row in result["items"]:
@@ -75,16 +78,17 @@ def api_logs() -> tuple[str, int]:
 
 
 @bp.get("/audit")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def audit_log() -> tuple[str, int]:
-    """Every admin action: who, what, when, before → after (secrets masked when written, and again here)."""
+    """Every admin action: who, what, when, before → after (secrets masked when written, and again here). A
+    client's own user sees the actions about their client (by anyone, gateway admins included)."""
     filters = {k: (request.args.get(k) or "").strip() for k in ("username", "action", "target", "date_from", "date_to")}
     page, error, result, actions = _page_number(), None, {"items": [], "has_next": False}, []
     try:
         check_dates(filters)
         with db.transaction() as conn:
-            result = admin_logs.search_audit(conn, filters, page, PER_PAGE)
-            actions = admin_logs.audit_actions(conn)
+            result = admin_logs.search_audit(conn, filters, page, PER_PAGE, access.scope())
+            actions = admin_logs.audit_actions(conn, access.scope())
     except GatewayError as exc:
         error = exc.message
     for row in result["items"]:

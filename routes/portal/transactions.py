@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
 
 from admin import outbox as outbox_admin
+from admin.scope import Scope
 from core import db
 from core.errors import GatewayError, InvalidField
 from gateway.fields import normalise_msisdn
@@ -39,9 +40,17 @@ CSV_COLUMNS = (
 )
 
 
+def _raw_filters() -> dict:
+    """The query-string filters as typed; a client's own user has no client filter (search pins their own)."""
+    raw = {k: (request.args.get(k) or "").strip() for k in FILTER_KEYS}
+    if access.scope().is_tenant:
+        raw["app_id"] = ""
+    return raw
+
+
 def _filters() -> dict:
     """The query-string filters, checked and normalised (phone numbers in any usual form)."""
-    filters = {k: (request.args.get(k) or "").strip() for k in FILTER_KEYS}
+    filters = _raw_filters()
     if filters["status"] and filters["status"] not in transactions.STATES:
         raise InvalidField(f"status must be one of {', '.join(transactions.STATES)}")
     if filters["msisdn"]:
@@ -54,16 +63,16 @@ def _filters() -> dict:
 
 
 @bp.get("/transactions")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def list_transactions() -> tuple[str, int]:
     """Newest first; filters by client, service, status, f010, phone and date range."""
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    raw = {k: (request.args.get(k) or "").strip() for k in FILTER_KEYS}
+    raw = _raw_filters()
     error, items, has_next = None, [], False
     try:
         filters = _filters()
         with db.transaction() as conn:
-            result = transactions.search(conn, filters, page, PER_PAGE)
+            result = transactions.search(conn, filters, page, PER_PAGE, access.scope())
         items, has_next = result["items"], result["has_next"]
     except GatewayError as exc:
         error = exc.message
@@ -95,7 +104,7 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _csv_rows(filters: dict) -> Iterator[str]:
+def _csv_rows(filters: dict, scope: Scope) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -111,7 +120,7 @@ def _csv_rows(filters: dict) -> Iterator[str]:
     with db.transaction() as conn:
         page = 1
         while sent < CSV_MAX_ROWS:
-            items = transactions.search(conn, filters, page, CSV_PAGE)["items"]
+            items = transactions.search(conn, filters, page, CSV_PAGE, scope)["items"]
             for row in items[: CSV_MAX_ROWS - sent]:
                 row = {**row, "msisdn": mask_msisdn(row.get("msisdn"))}
                 writer.writerow([_cell(row.get(c)) for c in CSV_COLUMNS])
@@ -123,7 +132,7 @@ def _csv_rows(filters: dict) -> Iterator[str]:
 
 
 @bp.get("/transactions.csv")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def export_csv() -> Response | tuple[str, int]:
     """The filtered list as CSV (phone numbers masked), newest first, at most 100,000 rows per file."""
     try:
@@ -133,29 +142,29 @@ def export_csv() -> Response | tuple[str, int]:
         return redirect(url_for("portal_transactions.list_transactions", **request.args))
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     return Response(
-        stream_with_context(_csv_rows(filters)),
+        stream_with_context(_csv_rows(filters, access.scope())),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="transactions-{stamp}.csv"'},
     )
 
 
 @bp.get("/transactions/<public_id>")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def detail(public_id: str) -> str:
     """One transaction as a timeline: request (masked), state changes, outside calls, callbacks, answer,
     webhooks."""
     with db.transaction() as conn:
-        txn = transactions.detail(conn, public_id)
+        txn = transactions.detail(conn, public_id, access.scope())  # another client's: 404 as a missing one
     review = dashboard.review_reasons(txn.get("flags")) if (txn.get("flags") or {}).get("needs_review") else []
     return render_template("portal/transactions/detail.html", txn=txn, entries=timeline.build(txn), review=review)
 
 
 @bp.post("/outbox/<int:outbox_id>/redeliver")
-@access.requires("write")
+@access.requires("operate", tenants=True)
 def redeliver(outbox_id: int) -> Response:
     """Queue a webhook again now; the worker delivers it on its next pass."""
     with db.transaction() as conn:
-        row = outbox_admin.redeliver(conn, outbox_id, access.actor())
+        row = outbox_admin.redeliver(conn, outbox_id, access.actor(), access.scope())
     flash(
         f"Webhook #{outbox_id} queued for delivery again (up to {row['max_attempts'] - row['attempts']} more "
         "attempts).",

@@ -16,7 +16,7 @@ bp = access.portal_blueprint("portal_usage", __name__, "/portal/clients")
 
 
 @bp.get("/<app_id>/usage")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def month(app_id: str) -> tuple[str, int]:
     """API calls, transactions by service and state, and successful volume for one month (current by default)."""
     chosen, error = request.args.get("month") or None, None
@@ -37,7 +37,7 @@ def month(app_id: str) -> tuple[str, int]:
 
 
 @bp.get("/<app_id>/usage.csv")
-@access.requires("read")
+@access.requires("read", tenants=True)
 def month_csv(app_id: str) -> Response:
     """The month's statement as CSV: one row per endpoint/status and service/state, then the totals."""
     with db.transaction() as conn:

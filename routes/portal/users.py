@@ -1,5 +1,6 @@
 """User management for super admins: create (generated password shown once), role, (de)activate, unlock,
-two-factor policy and reset, password reset."""
+two-factor policy and reset, password reset. The gateway's own users only: a client's users are managed on
+that client's users page (routes/portal/client_users.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ bp = access.portal_blueprint("portal_users", __name__, "/portal/users")
 
 def _list(form: UserCreateForm | None = None, status: int = 200, shown: dict | None = None) -> tuple[str, int]:
     with db.transaction() as conn:
-        items = users.list_users(conn)
+        items = [u for u in users.list_users(conn) if u["client_id"] is None]
     for item in items:
         item["locked"] = two_factor.is_locked(item)
         item["has_totp"] = bool(item.pop("totp_secret_enc", None))
