@@ -8,7 +8,7 @@ from sqlalchemy.engine import Connection
 
 from admin import clients, user_management, users
 from core.actor import Actor
-from core.errors import InvalidField, NotFound
+from core.errors import Conflict, InvalidField, NotFound
 from models import User
 
 # What the API and the portal show of a client's user (never a hash or a second-factor secret).
@@ -68,17 +68,34 @@ def get(conn: Connection, app_id: str, username: str) -> dict:
 
 
 def update(conn: Connection, app_id: str, username: str, data: object, actor: Actor) -> dict:
-    """Any of {"role", "active"}: a new role or deactivation ends the user's sessions at once. Nobody changes
-    their own role or deactivates themself (Conflict)."""
+    """Any of {"role", "active", "totp_required", "unlock": true}: a new role or deactivation ends the user's
+    sessions at once; totp_required makes them enrol at their next sign-in; unlock clears a lockout. Nobody
+    changes their own role or deactivates themself (Conflict)."""
     data = _object(data)
-    unknown = set(data) - {"role", "active"}
+    unknown = set(data) - {"role", "active", "totp_required", "unlock"}
     if unknown or not data:
-        raise InvalidField('send {"role": "manager"} and/or {"active": false}')
-    if "active" in data and not isinstance(data["active"], bool):
-        raise InvalidField("active must be true or false")
+        raise InvalidField('send any of {"role": "manager", "active": false, "totp_required": true, "unlock": true}')
+    for key in ("active", "totp_required"):
+        if key in data and not isinstance(data[key], bool):
+            raise InvalidField(f"{key} must be true or false")
+    if "unlock" in data and data["unlock"] is not True:
+        raise InvalidField("unlock must be true (it clears a lockout after repeated failures)")
     user = get(conn, app_id, username)
     if "role" in data and data["role"] != user["role"]:
         user = user_management.set_role(conn, user["id"], data["role"], actor)
     if "active" in data and data["active"] != user["active"]:
         user = user_management.set_active(conn, user["id"], data["active"], actor)
+    if "totp_required" in data and data["totp_required"] != user["totp_required"]:
+        user = user_management.set_totp_required(conn, user["id"], data["totp_required"], actor)
+    if data.get("unlock"):
+        user = user_management.unlock(conn, user["id"], actor)
     return view(user)
+
+
+def reset_password(conn: Connection, app_id: str, username: str, actor: Actor) -> dict:
+    """A generated password (shown this once) that the user must change at sign-in; their sessions end."""
+    user = get(conn, app_id, username)
+    if user["id"] == actor.get("id"):
+        raise Conflict("change your own password in the portal or with POST /api/v1/admin/account/password")
+    user, password = user_management.reset_password(conn, user["id"], actor)
+    return {**view(user), "password": password}

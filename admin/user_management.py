@@ -24,7 +24,7 @@ def _user(conn: Connection, user_id: int) -> dict:
 def _not_self(user: dict, actor: Actor, what: str) -> None:
     # A super admin who demotes or disables themself can lock everyone out of user management.
     if actor.get("id") == user["id"]:
-        raise Conflict(f"you cannot {what} your own account; ask another super admin")
+        raise Conflict(f"you cannot {what} your own account; ask another administrator")
 
 
 def _update(conn: Connection, user_id: int, **values: object) -> None:

@@ -50,6 +50,8 @@ _CLIENT_USER_CHANGE = {
     "properties": {
         "role": {"type": "string", "enum": ["org_admin", "manager", "user"]},
         "active": {"type": "boolean"},
+        "totp_required": {"type": "boolean"},
+        "unlock": {"type": "boolean", "enum": [True]},
     },
 }
 
@@ -151,6 +153,9 @@ def paths() -> dict:
         },
         f"{c}/users/{{username}}": {
             "patch": _op("Change a client user's role or active flag", ("app_id", "username"), body=_CLIENT_USER_CHANGE)
+        },
+        f"{c}/users/{{username}}/password": {
+            "post": _post("A generated password for a client user, shown once", ("app_id", "username"))
         },
         f"{c}/drift": {"get": _op("Router/billing differences", ("app_id",), schema=_ITEMS)},
         f"{c}/drift/check": {"post": _post("Reconcile the client's router now", ("app_id",))},

@@ -122,6 +122,10 @@ def detail(conn: Connection, public_id: str, scope: Scope = GATEWAY) -> dict:
         a.step, a.method, a.url, a.status_code, a.latency_ms, a.request_body, a.response_body, a.error, a.created_at,
         table=a,
     )  # fmt: skip
+    if scope.is_tenant:
+        # The gateway's own service addresses are its infrastructure, not the client's data.
+        for attempt in out["attempts"]:
+            attempt["url"] = f"({out['service']} service)"
     out["callbacks"] = rows(c.source_ip, c.provider_ref, c.body, c.outcome, c.detail, c.created_at, table=c)
     out["outbox"] = rows(
         o.id, o.kind, o.url, o.status, o.attempts, o.max_attempts, o.next_attempt_at, o.last_status, o.last_error,

@@ -256,6 +256,15 @@ def list_client_users(app_id: str):
 @bp.patch("/clients/<app_id>/users/<username>")
 @admin_required("client_users", tenants=True)
 def update_client_user(app_id: str, username: str):
-    """Any of {"role", "active"}; the user's sessions and tokens end at once."""
+    """Any of {"role", "active", "totp_required", "unlock": true}; a new role or deactivation ends the user's
+    sessions and tokens at once."""
     with db.transaction() as conn:
         return jsonify(client_users.update(conn, app_id, username, json_body(), g.actor))
+
+
+@bp.post("/clients/<app_id>/users/<username>/password")
+@admin_required("client_users", tenants=True)
+def reset_client_user_password(app_id: str, username: str):
+    """A generated password, shown once, to be changed at the user's next sign-in."""
+    with db.transaction() as conn:
+        return jsonify(client_users.reset_password(conn, app_id, username, g.actor))

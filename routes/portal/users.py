@@ -18,7 +18,7 @@ bp = access.portal_blueprint("portal_users", __name__, "/portal/users")
 
 def _list(form: UserCreateForm | None = None, status: int = 200, shown: dict | None = None) -> tuple[str, int]:
     with db.transaction() as conn:
-        items = [u for u in users.list_users(conn) if u["client_id"] is None]
+        items = users.list_users(conn)  # the gateway's own; a client's users are on its page
     for item in items:
         item["locked"] = two_factor.is_locked(item)
         item["has_totp"] = bool(item.pop("totp_secret_enc", None))

@@ -205,9 +205,41 @@ def test_roles_within_a_client(app, client, two_clients):
     assert client.patch(f"{base}/users/{reader_name}", headers=org_admin, json={"active": "no"}).status_code == 400
     assert client.patch(f"{base}/users/{reader_name}", headers=org_admin, json={}).status_code == 400
 
+    # Lockouts, two-factor and lost passwords are the org admin's to handle too.
+    for change, key, value in (
+        ({"totp_required": True}, "totp_required", True),
+        ({"unlock": True}, "locked_until", None),
+    ):
+        resp = client.patch(f"{base}/users/{reader_name}", headers=org_admin, json=change)
+        assert resp.status_code == 200 and resp.get_json()[key] == value, resp.get_json()
+    for bad in ({"unlock": False}, {"totp_required": "yes"}, {"password": "x"}):
+        assert client.patch(f"{base}/users/{reader_name}", headers=org_admin, json=bad).status_code == 400
+    reset = client.post(f"{base}/users/{reader_name}/password", headers=manager)
+    assert reset.status_code == 403
+    reset = client.post(f"{base}/users/{reader_name}/password", headers=org_admin)
+    assert reset.status_code == 200 and reset.get_json()["must_change_password"] is True
+    assert client.get("/api/v1/admin/transactions", headers=reader).status_code == 401  # sessions ended
+    fresh = client.post(
+        "/api/v1/admin/auth/token", headers={"Authorization": basic(reader_name, reset.get_json()["password"])}
+    )
+    assert fresh.status_code == 403  # the generated password must be changed first
+    assert client.post(f"{base}/users/{org_admin_name}/password", headers=org_admin).status_code == 409
+    client.patch(f"{base}/users/{reader_name}", headers=org_admin, json={"totp_required": False})
+    with app.app_context(), db.transaction() as conn:
+        from admin import users
+
+        users.set_password(conn, users_id(conn, reader_name), PASSWORD, ACTOR)
+    reader = _token(client, reader_name, PASSWORD)
+
     # Deactivation ends the user's token at once.
     assert client.patch(f"{base}/users/{reader_name}", headers=org_admin, json={"active": False}).status_code == 200
     assert client.get("/api/v1/admin/transactions", headers=reader).status_code == 401
+
+
+def users_id(conn, username: str) -> int:
+    from models import User
+
+    return conn.execute(select(User.id).where(User.username == username)).scalar_one()
 
 
 def test_gateway_pages_are_closed_to_client_users(app, client, two_clients):
@@ -234,6 +266,17 @@ def test_lists_show_only_the_own_client(app, client, two_clients):
         items = client.get(f"/api/v1/admin/transactions{query}", headers=org_admin).get_json()["items"]
         assert {t["app_id"] for t in items} <= {a.app_id}
     assert two_clients["txn_a"] in str(client.get("/api/v1/admin/transactions", headers=org_admin).get_json())
+
+
+def test_a_client_user_sees_its_calls_without_the_gateways_service_addresses(
+    app, client, gateway_admin, two_clients, echo_service
+):
+    path = f"/api/v1/admin/transactions/{two_clients['txn_a']}"
+    own = _token(client, make_client_user(app, two_clients["a"].app_id, "user")[0], PASSWORD)
+    as_client = client.get(path, headers=own).get_json()
+    assert as_client["attempts"] and echo_service.url not in str(as_client)
+    assert as_client["attempts"][0]["url"].endswith("service)")
+    assert client.get(path, headers=gateway_admin).get_json()["attempts"][0]["url"].startswith(echo_service.url)
 
 
 def test_a_token_whose_client_claim_was_changed_is_refused(app, client, two_clients):
