@@ -325,6 +325,7 @@ class TransactionStatsHourly(GatewayTable):
     client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     service: Mapped[str] = mapped_column(Text, primary_key=True)
     state: Mapped[str] = mapped_column(Text, primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # pg_backend_pid() % 16: readers sum (0060)
     txn_count: Mapped[int] = mapped_column(BigInteger)
     amount_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2))
 
@@ -337,6 +338,7 @@ class ApiUsageDaily(GatewayTable):
     client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     endpoint: Mapped[str] = mapped_column(Text, primary_key=True)
     http_status: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # pg_backend_pid() % 16: readers sum (0060)
     calls: Mapped[int] = mapped_column(BigInteger)
 
 

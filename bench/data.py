@@ -25,18 +25,23 @@ CROSS JOIN LATERAL (SELECT id, app_id FROM gateway.clients WHERE app_id = 'demos
 """
 
 
+# The app's connections start with statement_timeout (DB_STATEMENT_TIMEOUT_MS, 5 s): a bulk load of millions of
+# rows needs longer, so each load transaction sets its own (SET LOCAL: it ends with the transaction).
+_LOAD_TIMEOUT_MS = 3_600_000
+
+
 def preload(app: Flask, transactions: int, api_logs: int) -> dict:
     """Insert the rows and ANALYZE; returns what was inserted and how long it took."""
     started = time.monotonic()
     with app.app_context():
-        with db.transaction() as conn:
+        with db.transaction(timeout_ms=_LOAD_TIMEOUT_MS) as conn:
             made = demo_data.generate(conn, transactions, 30)
-        with db.transaction() as conn:
+        with db.transaction(timeout_ms=_LOAD_TIMEOUT_MS) as conn:
             have = conn.execute(text("SELECT count(*) FROM gateway.api_logs")).scalar_one()
             extra = max(0, api_logs - have)
             if extra:
                 conn.execute(text(_API_LOGS), {"n": extra})
-        with db.transaction() as conn:
+        with db.transaction(timeout_ms=_LOAD_TIMEOUT_MS) as conn:
             demo_data.analyze(conn)
             total_logs = conn.execute(text("SELECT count(*) FROM gateway.api_logs")).scalar_one()
             total_txns = conn.execute(text("SELECT count(*) FROM gateway.transactions")).scalar_one()

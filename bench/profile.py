@@ -32,14 +32,26 @@ def start(pid: int, seconds: int, out: Path) -> subprocess.Popen | None:
 # Where a sampled thread is, by its stack: the first rule that matches names the sample. py-spy counts a thread
 # blocked in a C call that released the GIL (a socket read, libpq waiting for the server) as active, so the
 # database and HTTP rows are wall time spent waiting on those round trips, not CPU.
+# Newer py-spy versions name methods with their class ("DefaultDialect.do_execute"): rules match the bare name.
+def _bare(name: str) -> str:
+    func, _, where = name.partition(" (")
+    return f"{func.rsplit('.', 1)[-1]} ({where}" if where else func.rsplit(".", 1)[-1]
+
+
 _CATEGORIES = (
-    ("idle thread (waiting for a request)", lambda leaf, names: leaf == "_worker (futures/thread.py)"),
-    ("HTTP call to the microservice", lambda leaf, names: "call (adapters/http.py)" in names),
-    ("database: pool pre-ping (SELECT 1)", lambda leaf, names: leaf.startswith("do_ping ")),
-    ("database: COMMIT", lambda leaf, names: leaf.startswith("do_commit ")),
-    ("database: statements (incl. BEGIN)", lambda leaf, names: leaf.startswith("do_execute ")),
-    ("writing the answer to the client", lambda leaf, names: leaf.startswith(("write (gunicorn", "sendall "))),
-    ("Python in the request", lambda leaf, names: "handle_request (workers/gthread.py)" in names),
+    ("idle thread (waiting for a request)", lambda leaf, names: _bare(leaf) == "_worker (futures/thread.py)"),
+    ("HTTP call to the microservice", lambda leaf, names: any(_bare(n) == "call (adapters/http.py)" for n in names)),
+    ("database: pool pre-ping (SELECT 1)", lambda leaf, names: _bare(leaf).startswith("do_ping ")),
+    ("database: COMMIT", lambda leaf, names: _bare(leaf).startswith("do_commit ")),
+    ("database: statements (incl. BEGIN)", lambda leaf, names: _bare(leaf).startswith("do_execute ")),
+    (
+        "writing the answer to the client",
+        lambda leaf, names: _bare(leaf).startswith(("write (gunicorn", "sendall ")),
+    ),
+    (
+        "Python in the request",
+        lambda leaf, names: any(_bare(n) == "handle_request (workers/gthread.py)" for n in names),
+    ),
     ("gunicorn and other", lambda leaf, names: True),
 )
 

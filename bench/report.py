@@ -53,6 +53,9 @@ def _round_trips(result: dict) -> list[str]:
     out = ["| request | round trips | statements per request |", "|---|---:|---|"]
     for kind, data in result.get("round_trips", {}).items():
         parts = ", ".join(f"{s['per_request']:g}× `{s['statement'][:38].strip()}`" for s in data["statements"])
+        late = sum(s["per_request"] for s in data.get("at_commit", []))
+        if late:
+            parts += f"; at their COMMIT, {late:g} upserts of deferred stats triggers (no round trip)"
         out.append(f"| {kind} | {data['round_trips']:g} | {parts} |")
     return out
 

@@ -1,14 +1,23 @@
 -- The payment pipeline: begin (insert + request function), finish (response function), apply a result.
 -- p_ctx carries per-call settings from Python: {"log": {...}, "max_depth": 5, "pending_check_s": 60}.
 
+-- Before 0060's release apply_result took three arguments; a second overload would make 3-argument calls ambiguous.
+DROP FUNCTION IF EXISTS gateway.apply_result(bigint, jsonb, jsonb);
+
 -- Apply a validated result (or an invoke failure) to a transaction the caller has locked.
 -- Returns the outcome for Python: {"outcome": "final"|"service", "http_status", "result", "spec", …}.
-CREATE OR REPLACE FUNCTION gateway.apply_result(p_txn bigint, p_invoke jsonb, p_ctx jsonb) RETURNS jsonb
+-- The row is written ONCE (state, result and every other column in one UPDATE: each UPDATE is a new row
+-- version with an entry in every index, because state and updated_at are indexed), and the state change is
+-- recorded in transaction_events in the same INSERT as p_opening, the event begin_payment opens with.
+CREATE OR REPLACE FUNCTION gateway.apply_result(p_txn bigint, p_invoke jsonb, p_ctx jsonb, p_opening text DEFAULT NULL)
+RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t gateway.transactions;
     r jsonb := p_invoke->'result';
     v_action text;
+    v_state text;
+    v_detail text;
     v_status integer;
     v_max integer := coalesce((p_ctx->>'max_depth')::integer, 5);
     v_answer jsonb;
@@ -21,48 +30,60 @@ BEGIN
     ELSE
         v_action := r->>'action';
     END IF;
-
-    -- Optional gateway extensions a function may return: a provider reference and a receipt. Only when
-    -- present: an UPDATE that changes nothing still writes a new row version (and WAL) on the hot path.
-    IF nullif(r->>'reference', '') IS NOT NULL OR nullif(r->>'receipt', '') IS NOT NULL THEN
-        UPDATE gateway.transactions
-           SET provider_ref = coalesce(nullif(r->>'reference', ''), provider_ref),
-               receipt = coalesce(nullif(r->>'receipt', ''), receipt)
-         WHERE id = p_txn;
+    IF v_action = 'SERVICE' AND t.depth >= v_max THEN
+        r := jsonb_build_object('status', '502', 'action', 'ERROR', 'type', 'error',
+             'message', format('service chain deeper than %s calls; check the functions for a loop', v_max));
+        v_action := 'FAILED';
     END IF;
 
-    IF v_action = 'SERVICE' THEN
-        IF t.depth >= v_max THEN
-            r := jsonb_build_object('status', '502', 'action', 'ERROR', 'type', 'error',
-                 'message', format('service chain deeper than %s calls; check the functions for a loop', v_max));
-            v_action := 'FAILED';
-        ELSE
-            UPDATE gateway.transactions SET depth = depth + 1, result = r, updated_at = now() WHERE id = p_txn;
-            PERFORM gateway.set_state(p_txn, 'dispatched', format('calling %s', r->>'serviceurl'));
-            RETURN jsonb_build_object('outcome', 'service', 'spec', r, 'transaction_id', t.public_id,
-                                      'txn', p_txn, 'step', t.depth + 1);
-        END IF;
+    CASE v_action
+        WHEN 'SERVICE' THEN
+            v_state := 'dispatched';
+            v_detail := format('calling %s', r->>'serviceurl');
+            v_status := t.http_status;
+        WHEN 'OUTPUT' THEN
+            v_state := 'completed';
+            v_status := gateway.http_status_of(r, 200);
+        WHEN 'PENDING' THEN
+            v_state := 'pending';
+            v_status := gateway.http_status_of(r, 202);
+        ELSE  -- ERROR or a failure of the function itself
+            v_state := 'failed';
+            v_status := CASE WHEN v_action = 'FAILED' THEN 502 ELSE gateway.http_status_of(r, 400) END;
+            IF v_status < 400 THEN
+                v_status := 400;  -- an ERROR must never look like success to the merchant
+            END IF;
+    END CASE;
+    IF v_state <> 'dispatched' THEN
+        v_detail := r->>'message';
     END IF;
 
-    IF v_action = 'OUTPUT' THEN
-        v_status := gateway.http_status_of(r, 200);
-        UPDATE gateway.transactions SET result = r, http_status = v_status, reason = NULL WHERE id = p_txn;
-        PERFORM gateway.set_state(p_txn, 'completed', r->>'message');
-    ELSIF v_action = 'PENDING' THEN
-        v_status := gateway.http_status_of(r, 202);
-        UPDATE gateway.transactions
-           SET result = r, http_status = v_status,
-               next_check_at = now() + make_interval(secs => coalesce((p_ctx->>'pending_check_s')::integer, 60))
-         WHERE id = p_txn;
-        PERFORM gateway.set_state(p_txn, 'pending', r->>'message');
-    ELSE  -- ERROR or a failure of the function itself
-        v_status := CASE WHEN v_action = 'FAILED' THEN 502 ELSE gateway.http_status_of(r, 400) END;
-        IF v_status < 400 THEN
-            v_status := 400;  -- an ERROR must never look like success to the merchant
-        END IF;
-        UPDATE gateway.transactions SET result = r, http_status = v_status, reason = left(r->>'message', 1000)
-         WHERE id = p_txn;
-        PERFORM gateway.set_state(p_txn, 'failed', r->>'message');
+    -- Optional gateway extensions a function may return: a provider reference and a receipt.
+    UPDATE gateway.transactions
+       SET state = v_state,
+           result = r,
+           http_status = v_status,
+           depth = CASE WHEN v_state = 'dispatched' THEN depth + 1 ELSE depth END,
+           reason = CASE v_state WHEN 'completed' THEN NULL WHEN 'failed' THEN left(r->>'message', 1000)
+                                 ELSE reason END,
+           next_check_at = CASE WHEN v_state = 'pending'
+                                THEN now() + make_interval(secs => coalesce((p_ctx->>'pending_check_s')::integer, 60))
+                                ELSE next_check_at END,
+           provider_ref = coalesce(nullif(r->>'reference', ''), provider_ref),
+           receipt = coalesce(nullif(r->>'receipt', ''), receipt),
+           updated_at = now(),
+           completed_at = CASE WHEN v_state IN ('completed', 'failed', 'timed_out') THEN now() ELSE completed_at END
+     WHERE id = p_txn;
+    INSERT INTO gateway.transaction_events (transaction_id, from_state, to_state, detail)
+    SELECT p_txn, e.from_state, e.to_state, e.detail
+      FROM (VALUES (1, NULL, 'received', p_opening),
+                   (2, t.state, v_state, left(v_detail, 2000))) AS e(n, from_state, to_state, detail)
+     WHERE e.n = 2 OR p_opening IS NOT NULL
+     ORDER BY e.n;
+
+    IF v_state = 'dispatched' THEN
+        RETURN jsonb_build_object('outcome', 'service', 'spec', r, 'transaction_id', t.public_id,
+                                  'txn', p_txn, 'step', t.depth + 1);
     END IF;
     PERFORM gateway.enqueue_webhook(p_txn);
     v_answer := r || jsonb_build_object('transaction_id', t.public_id);
@@ -122,13 +143,11 @@ BEGIN
                                   'txn', t.id);
     END IF;
 
-    INSERT INTO gateway.transaction_events (transaction_id, from_state, to_state, detail)
-    VALUES (v_id, NULL, 'received', format('%s/%s', reg.service_name, reg.route));
-
+    -- The opening event ('received') is written by apply_result with the first state change, in one INSERT.
     RETURN gateway.apply_result(
         v_id,
         gateway.invoke(reg.fn_schema, reg.request_fn, 'request', p_f010, p_data_input, NULL, NULL),
-        p_ctx);
+        p_ctx, format('%s/%s', reg.service_name, reg.route));
 END $$;
 
 -- R3: record the outside call, hand its reply to the response function, apply the result.

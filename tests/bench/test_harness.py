@@ -210,3 +210,32 @@ def test_report_renders_a_result_as_markdown_tables():
     assert "| STK push | 8 | 20.0 | 200 | 199 | 1 | 4.0 s |" in text_out
     assert "| gateway stk | 8 | 0.02 | 0.001 | 290.0 ms |" in text_out
     assert "| basic | 14 | 3× `BEGIN` |" in text_out
+
+
+def test_statements_of_deferred_triggers_at_commit_are_no_round_trips():
+    from bench.round_trips import budget
+
+    statements = [
+        {"statement": "INSERT INTO gateway.transaction_stats_hourly AS s (hour, …", "per_request": 3},
+        {"statement": "SELECT gateway.begin_request(CAST($1 AS jsonb), …", "per_request": 1},
+        {"statement": "SELECT gateway.finish_payment($1, $2, …", "per_request": 1},
+    ]
+    result = budget(20, statements)
+    assert result["round_trips"] == 2
+    assert [s["per_request"] for s in result["at_commit"]] == [3]
+
+
+def test_profile_categories_read_class_qualified_frames(tmp_path):
+    from bench import profile
+
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "_worker (concurrent/futures/thread.py:81) 5\n"
+        "ThreadWorker.handle_request (gunicorn/workers/gthread.py:333);"
+        "DefaultDialect.do_execute (sqlalchemy/engine/default.py:951) 3\n"
+        "ThreadWorker.handle_request (gunicorn/workers/gthread.py:333);HttpAdapter.call (adapters/http.py:84);"
+        "HTTPConnection.send (http/client.py:1009) 2\n"
+    )
+    summary = profile.summarise(raw)
+    assert summary["idle_samples"] == 5
+    assert summary["busy"] == {"database: statements (incl. BEGIN)": 0.6, "HTTP call to the microservice": 0.4}

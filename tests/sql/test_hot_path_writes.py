@@ -1,0 +1,128 @@
+"""What one payment writes: the transaction row once per statement (every state change still in
+transaction_events), and summary rows that concurrent sessions do not queue for (0060's slots)."""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from core import db
+from tests.factories import echo_setup, make_client, unique_name
+
+_UPDATES = text("SELECT pg_stat_get_xact_tuples_updated('gateway.transactions'::regclass)")
+
+
+def _registry_id(conn, client_id: int, service: str) -> int:
+    return conn.execute(
+        text(
+            "SELECT fr.id FROM gateway.function_registry fr JOIN gateway.services s ON s.id = fr.service_id "
+            "JOIN gateway.service_routes sr ON sr.id = fr.route_id "
+            "WHERE fr.client_id = :c AND s.name = :s AND sr.route = 'pay'"
+        ),
+        {"c": client_id, "s": service},
+    ).scalar_one()
+
+
+def test_each_statement_writes_the_transaction_row_once_and_records_every_state(app, echo_service):
+    merchant, service = echo_setup(app, echo_service.url)
+    fields = merchant.fields(service["name"], "pay")
+    with app.app_context(), db.transaction() as conn:
+        registry_id = _registry_id(conn, merchant.id, service["name"])
+        # The backend's counters also hold earlier transactions not yet reported: count from here.
+        before = conn.execute(_UPDATES).scalar_one()
+        began = conn.execute(
+            text(
+                "SELECT gateway.begin_payment(:c, :r, :f010, 'h', CAST(:req AS jsonb), CAST(:req AS json), NULL, "
+                "NULL, NULL, NULL, '{}'::jsonb)"
+            ),
+            {"c": merchant.id, "r": registry_id, "f010": fields["f010"], "req": json.dumps(fields)},
+        ).scalar_one()
+        assert began["outcome"] == "service"
+        # INSERT, then one UPDATE (state, depth, result): before, apply_result and set_state wrote two versions.
+        assert conn.execute(_UPDATES).scalar_one() - before == 1
+        finished = conn.execute(
+            text(
+                "SELECT gateway.finish_payment(:t, 200, CAST(:out AS json), '{}'::jsonb, CAST(:req AS json), "
+                "'{}'::jsonb)"
+            ),
+            {"t": began["txn"], "out": json.dumps({"status": "200", "message": "ok"}), "req": json.dumps(fields)},
+        ).scalar_one()
+        assert finished["outcome"] == "final"
+        assert conn.execute(_UPDATES).scalar_one() - before == 2
+        events = conn.execute(
+            text("SELECT from_state, to_state FROM gateway.transaction_events WHERE transaction_id = :t ORDER BY id"),
+            {"t": began["txn"]},
+        ).all()
+        state = conn.execute(
+            text("SELECT state FROM gateway.transactions WHERE id = :t"), {"t": began["txn"]}
+        ).scalar_one()
+    assert [tuple(e) for e in events] == [(None, "received"), ("received", "dispatched"), ("dispatched", state)]
+    assert state in ("completed", "failed")
+
+
+def _two_sessions_in_different_slots(exits: ExitStack, eng):
+    """Two open connections whose backends write different slots (pg_backend_pid() % 16)."""
+    first = exits.enter_context(eng.connect())
+    slot = first.execute(text("SELECT pg_backend_pid() % 16")).scalar_one()
+    for _ in range(20):
+        other = exits.enter_context(eng.connect())
+        if other.execute(text("SELECT pg_backend_pid() % 16")).scalar_one() != slot:
+            return first, other
+    pytest.skip("no second backend in another slot")
+
+
+_LOG = text(
+    "INSERT INTO gateway.api_logs (client_id, app_id, method, path, http_status) "
+    "VALUES (:c, :a, 'POST', '/api/v1/payment/process', 200)"
+)
+_TXN = text(
+    "INSERT INTO gateway.transactions (client_id, service, route, f010, payload_hash, request, amount) "
+    "VALUES (:c, 'slotsvc', 'pay', :f010, 'h', '{}'::jsonb, 5)"
+)
+
+
+def test_one_clients_concurrent_requests_do_not_queue_on_the_summary_rows(app):
+    """Session A has counted a request of a client and not committed yet; session B counts another request of
+    the same client, hour and endpoint. With one row per key B waited for A's commit (lock_timeout here)."""
+    merchant = make_client(app)
+    with app.app_context(), ExitStack() as exits:
+        a, b = _two_sessions_in_different_slots(exits, db.engine())
+        b.execute(text("SET LOCAL lock_timeout = '500ms'"))
+        for conn in (a, b):
+            conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # the deferred stats trigger fires at INSERT
+            conn.execute(_LOG, {"c": merchant.id, "a": merchant.app_id})
+            conn.execute(_TXN, {"c": merchant.id, "f010": unique_name("slot")})
+        usage_rows = b.execute(
+            text("SELECT count(*) FROM gateway.api_usage_daily WHERE client_id = :c"), {"c": merchant.id}
+        ).scalar_one()
+        a.rollback()
+        b.rollback()
+    assert usage_rows == 1  # B sees only its own row: A's is not committed
+
+
+def test_a_blocked_session_is_what_the_slots_prevent(app):
+    """Two sessions in ONE slot still queue: the lock the test above avoids is real."""
+    merchant = make_client(app)
+    with app.app_context(), ExitStack() as exits:
+        eng = db.engine()
+        a = exits.enter_context(eng.connect())
+        a.execute(_LOG, {"c": merchant.id, "a": merchant.app_id})
+        b = exits.enter_context(eng.connect())
+        # The same slot as A's backend, written by hand: B must wait for A's row lock.
+        slot = a.execute(text("SELECT pg_backend_pid() % 16")).scalar_one()
+        b.execute(text("SET LOCAL lock_timeout = '300ms'"))
+        with pytest.raises(OperationalError):
+            b.execute(
+                text(
+                    "INSERT INTO gateway.api_usage_daily AS u (day, client_id, endpoint, http_status, slot, calls) "
+                    "VALUES ((now() AT TIME ZONE 'UTC')::date, :c, '/api/v1/payment/process', 200, :s, 1) "
+                    "ON CONFLICT (client_id, day, endpoint, http_status, slot) DO UPDATE SET calls = u.calls + 1"
+                ),
+                {"c": merchant.id, "s": slot},
+            )
+        b.rollback()
+        a.rollback()
