@@ -1,7 +1,7 @@
 """Tenant users (users.client_id, email; role paired with it) and the client an audit row concerns.
 
 Revision ID: 0070
-Revises: 0020
+Revises: 0060
 Create Date: 2026-11-30 19:00
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 from alembic import op
 
 revision = "0070"
-down_revision = "0020"
+down_revision = "0060"
 branch_labels = None
 depends_on = None
 
