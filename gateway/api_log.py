@@ -89,7 +89,7 @@ def register(app: Flask) -> None:
                 log.warning("api log not written: %s", type(exc).__name__)
                 return response
         try:
-            with db.transaction() as conn:
+            with db.autocommit() as conn:  # one INSERT: its own transaction, no BEGIN/COMMIT round trips
                 conn.execute(
                     insert(ApiLog).values(
                         client_id=g.get("client_id"),

@@ -37,7 +37,7 @@ def process():
 
 
 def _status_answer(client_id: int, f010: str):
-    with db.transaction() as conn:
+    with db.autocommit() as conn:  # one read: no BEGIN/COMMIT round trips
         row = transactions.by_f010(conn, client_id, f010)
     view = transactions.merchant_view(row)
     return jsonify({"status": "200", "message": f"transaction {row['status']}", **view})

@@ -88,4 +88,10 @@ def test_the_readme_tour_runs_as_written(instance):
     assert len(status_answers) == 2, out  # both status forms
     mpesa = [a for a in answers if a.get("f010") == "mp-1"]
     assert mpesa and mpesa[-1]["status"] == "completed" and mpesa[-1]["receipt"], out
-    assert answers[-1]["data"]["summary"].startswith("active until"), out  # the plan is active on the router
+    isp = [a for a in answers if isinstance(a.get("data"), dict) and "summary" in a["data"]]
+    assert isp and isp[-1]["data"]["summary"].startswith("active until"), out  # the plan is active on the router
+    # The merchant's own administrator: acme's transactions only, its statement, and a rotated secret.
+    listed = [a for a in answers if "items" in a and "page" in a]
+    assert listed and {t["app_id"] for t in listed[-1]["items"]} == {"acme"}, out
+    assert any("api_calls" in a and a.get("app_id") == "acme" for a in answers), out
+    assert answers[-1]["app_id"] == "acme" and answers[-1]["api_secret"], out
