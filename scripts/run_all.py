@@ -119,7 +119,7 @@ def main() -> int:
     if env.get("ADMIN_PASSWORD"):
         admin_args += ["--password", env["ADMIN_PASSWORD"]]
     admin_note = sh([*flask, "ensure-admin", *admin_args], env)
-    demo_note = sh([*flask, "seed-demo"], env)
+    demo_note = "  " + sh([*flask, "seed-demo"], env)  # sh() strips the line's own indent
 
     processes = {
         "daraja-sim": [PY, "-c", "from simulators.daraja import main; main()"],
