@@ -1,14 +1,13 @@
 """A client's own users in the portal: the client's org_admin (or a gateway admin, from the client page) lists
-them, creates one with a generated password shown once, changes a role, deactivates or reactivates, unlocks and
-resets a password. Everything goes through admin.client_users, which finds a user only within the client of the
-address, so another client's username answers 404 like one that does not exist."""
+them, creates one with a generated password shown once, changes a role, deactivates or reactivates, unlocks,
+requires two-factor sign-in and resets a password. Everything goes through admin.client_users, which finds a user
+only within the client of the address, so another client's username answers 404 like one that does not exist."""
 
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
 
 from admin import client_users, clients, two_factor
-from admin import user_management as user_admin
 from admin.roles import CLIENT_ROLES
 from core import db
 from core.errors import GatewayError, InvalidField
@@ -56,6 +55,23 @@ def create(app_id: str) -> tuple[str, int]:
     return _list(app_id, shown={"username": created["username"], "password": created["password"]})
 
 
+# The buttons of the users page, each one change of admin.client_users.update.
+CHANGES = {
+    "activate": {"active": True},
+    "deactivate": {"active": False},
+    "unlock": {"unlock": True},
+    "require_2fa": {"totp_required": True},
+    "relax_2fa": {"totp_required": False},
+}
+DONE = {
+    "activate": "{u} activated.",
+    "deactivate": "{u} deactivated; their sessions ended.",
+    "unlock": "{u} unlocked.",
+    "require_2fa": "{u} must set up two-factor sign-in at their next sign-in.",
+    "relax_2fa": "{u} no longer has to use two-factor sign-in.",
+}
+
+
 def _action(app_id: str, username: str) -> tuple[str, dict | None]:
     """Run the posted action on one of the client's users: (message, shown-once password or None)."""
     action, actor = request.form.get("action", ""), access.actor()
@@ -63,18 +79,12 @@ def _action(app_id: str, username: str) -> tuple[str, dict | None]:
         if action == "role":
             user = client_users.update(conn, app_id, username, {"role": request.form.get("role", "")}, actor)
             return f"{user['username']} is now {user['role'].replace('_', ' ')}; their sessions were ended.", None
-        if action in ("activate", "deactivate"):
-            client_users.update(conn, app_id, username, {"active": action == "activate"}, actor)
-            return f"{username} {action}d.", None
-        user = client_users.get(conn, app_id, username)  # NotFound outside this client
-        if action == "unlock":
-            user_admin.unlock(conn, user["id"], actor)
-            return f"{username} unlocked.", None
+        if action in CHANGES:
+            client_users.update(conn, app_id, username, CHANGES[action], actor)
+            return DONE[action].format(u=username), None
         if action == "reset_password":
-            if user["id"] == actor["id"]:
-                raise InvalidField("change your own password on the Account page")
-            _, password = user_admin.reset_password(conn, user["id"], actor)
-            return f"New password generated for {username}.", {"username": username, "password": password}
+            shown = client_users.reset_password(conn, app_id, username, actor)
+            return f"New password generated for {username}.", {"username": username, "password": shown["password"]}
     raise InvalidField("unknown action: use the buttons on the users page")
 
 

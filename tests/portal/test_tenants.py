@@ -436,6 +436,11 @@ def test_org_admin_manages_the_clients_users(app, world, org_admin):
     assert "alpha-clerk activated" in done.get_data(as_text=True)
     bad_role = post(org_admin, user_url, {"action": "role", "role": "admin"}, token_from=base, follow_redirects=True)
     assert "role of a client&#39;s user must be one of" in bad_role.get_data(as_text=True)
+    done = post(org_admin, user_url, {"action": "require_2fa"}, token_from=base, follow_redirects=True)
+    assert "alpha-clerk must set up two-factor" in done.get_data(as_text=True)
+    assert 'data-test="relax-2fa-alpha-clerk"' in done.get_data(as_text=True)
+    done = post(org_admin, user_url, {"action": "relax_2fa"}, token_from=base, follow_redirects=True)
+    assert 'data-test="require-2fa-alpha-clerk"' in done.get_data(as_text=True)
     unknown = post(org_admin, user_url, {"action": "explode"}, token_from=base, follow_redirects=True)
     assert "unknown action" in unknown.get_data(as_text=True)
     assert post(org_admin, f"{base}/nobody-here", {"action": "deactivate"}, token_from=base).status_code == 404
