@@ -193,9 +193,7 @@ def list_clients(
     """A page of clients, newest first, optionally filtered by app_id/company/email substring; a client's scope
     sees only itself."""
     where = Filters({"q": search}).search("q", Client.app_id, Client.company_name, Client.email).conditions
-    if scope.is_tenant:
-        where.append(Client.id == scope.client_id)
-    query = select(*CLIENT_PUBLIC).where(*where).order_by(Client.id.desc())
+    query = select(*CLIENT_PUBLIC).where(*where, *scope.where(Client.id)).order_by(Client.id.desc())
     return paging.fetch(conn, query, page, per_page, count=True).as_dict()
 
 

@@ -5,6 +5,7 @@ answers exactly as one that does not exist, so nobody learns what other clients 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.errors import NotFound
 
@@ -27,6 +28,11 @@ class Scope:
         """NotFound, worded as for a client that does not exist, unless `app_id` is in scope."""
         if self.is_tenant and app_id != self.app_id:
             raise NotFound(f"no client with app_id {app_id!r}")
+
+    def where(self, client_column: Any) -> tuple[Any, ...]:
+        """The conditions that keep a query to the scope's client, given the query's client-id column: none
+        gateway-wide. Every scoped read narrows through here: `query.where(*scope.where(Table.client_id))`."""
+        return (client_column == self.client_id,) if self.is_tenant else ()
 
     def owns(self, client_id: int | None) -> bool:
         return not self.is_tenant or client_id == self.client_id

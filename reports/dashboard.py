@@ -28,11 +28,6 @@ def _since_week():
     return S.hour >= _today() - WEEK
 
 
-def _stats_of(scope: Scope) -> tuple:
-    """The hourly-stats conditions of a scope: none gateway-wide, the client's rows for a tenant."""
-    return (S.client_id == scope.client_id,) if scope.is_tenant else ()
-
-
 def _sum(column, *conditions):
     total = func.sum(column)
     return func.coalesce(total.filter(*conditions) if conditions else total, 0)
@@ -54,7 +49,7 @@ def totals(conn: Connection, scope: Scope = GATEWAY) -> dict:
             _sum(S.txn_count).label("week"),
             _sum(S.amount_sum).label("week_amount"),
         )
-        .where(_since_week(), *_stats_of(scope))
+        .where(_since_week(), *scope.where(S.client_id))
         .group_by(S.state)
     )
     rows = conn.execute(query).mappings().all()
@@ -78,22 +73,21 @@ def totals(conn: Connection, scope: Scope = GATEWAY) -> dict:
 def status_breakdown(conn: Connection, scope: Scope = GATEWAY) -> list[dict]:
     """Transactions per state over the last 7 days."""
     n = cast(func.sum(S.txn_count), BigInteger).label("n")
-    query = (
-        select(S.state, n).where(_since_week(), *_stats_of(scope)).group_by(S.state).having(func.sum(S.txn_count) > 0)
-    )
+    query = select(S.state, n).where(_since_week(), *scope.where(S.client_id))
+    query = query.group_by(S.state).having(func.sum(S.txn_count) > 0)
     rows = conn.execute(query.order_by(n.desc())).mappings().all()
     return [dict(r) for r in rows]
 
 
-def revenue_by_client(conn: Connection, limit: int = 10, scope: Scope = GATEWAY) -> list[dict]:
-    """Completed amount and count per client over the last 7 days, largest first (a tenant: its own row)."""
+def revenue_by_client(conn: Connection, limit: int = 10) -> list[dict]:
+    """Completed amount and count per client over the last 7 days, largest first (gateway-wide only)."""
     per_client = (
         select(
             S.client_id,
             func.sum(S.amount_sum).label("revenue"),
             cast(func.sum(S.txn_count), BigInteger).label("n"),
         )
-        .where(S.state == "completed", _since_week(), *_stats_of(scope))
+        .where(S.state == "completed", _since_week())
         .group_by(S.client_id)
         .having(func.sum(S.txn_count) > 0)
         .subquery()
@@ -118,7 +112,7 @@ def per_hour(conn: Connection, hours: int = 24, scope: Scope = GATEWAY) -> list[
         return cast(_sum(S.txn_count, S.state.in_(states)), BigInteger)
 
     # The scope goes into the join condition, so hours without the client's rows still show as zeros.
-    joined = h.outerjoin(S, and_(S.hour == h.c.hour, *_stats_of(scope)))
+    joined = h.outerjoin(S, and_(S.hour == h.c.hour, *scope.where(S.client_id)))
 
     query = (
         select(
@@ -140,7 +134,7 @@ def _newest(scope: Scope, *columns) -> Select:
     transaction_id = cast(Transaction.public_id, Text).label("transaction_id")
     summary = (transaction_id, Client.app_id, Transaction.f010, Transaction.state.label("status"), Transaction.amount)
     query = select(*summary, *columns).join(Client, Client.id == Transaction.client_id)
-    return query.where(Transaction.client_id == scope.client_id) if scope.is_tenant else query
+    return query.where(*scope.where(Transaction.client_id))
 
 
 def recent_transactions(conn: Connection, limit: int = 10, scope: Scope = GATEWAY) -> list[dict]:
@@ -155,9 +149,8 @@ def recent_transactions(conn: Connection, limit: int = 10, scope: Scope = GATEWA
 
 def recent_api_calls(conn: Connection, limit: int = 10, scope: Scope = GATEWAY) -> list[dict]:
     columns = (ApiLog.id, ApiLog.app_id, ApiLog.method, ApiLog.path, ApiLog.http_status, ApiLog.latency_ms)
-    query = select(*columns, ApiLog.created_at).order_by(ApiLog.created_at.desc()).limit(limit)
-    if scope.is_tenant:
-        query = query.where(ApiLog.client_id == scope.client_id)
+    query = select(*columns, ApiLog.created_at).where(*scope.where(ApiLog.client_id))
+    query = query.order_by(ApiLog.created_at.desc()).limit(limit)
     rows = conn.execute(query).mappings().all()
     return [dict(r) for r in rows]
 

@@ -46,8 +46,7 @@ def search_api_logs(conn: Connection, filters: dict, page: int = 1, per_page: in
         .date_range(ApiLog.created_at)
         .conditions
     )
-    if scope.is_tenant:
-        where.append(ApiLog.client_id == scope.client_id)
+    where.extend(scope.where(ApiLog.client_id))
     public_id = (
         select(cast(Transaction.public_id, Text))
         .where(Transaction.id == ApiLog.transaction_id)
@@ -68,15 +67,13 @@ def search_audit(conn: Connection, filters: dict, page: int = 1, per_page: int =
         .date_range(AuditLog.created_at)
         .conditions
     )
-    if scope.is_tenant:
-        where.append(AuditLog.client_id == scope.client_id)
+    where.extend(scope.where(AuditLog.client_id))
     query = select(*AUDIT_COLUMNS).where(*where).order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
     return paging.fetch(conn, query, page, per_page).as_dict()
 
 
 def audit_actions(conn: Connection, scope: Scope = GATEWAY) -> list[str]:
     """The distinct action names seen so far, for the filter's suggestions."""
-    query = select(AuditLog.action).distinct().order_by(AuditLog.action).limit(200)
-    if scope.is_tenant:
-        query = query.where(AuditLog.client_id == scope.client_id)
+    query = select(AuditLog.action).where(*scope.where(AuditLog.client_id)).distinct().order_by(AuditLog.action)
+    query = query.limit(200)
     return list(conn.execute(query).scalars())

@@ -74,9 +74,7 @@ def by_f010(conn: Connection, client_id: int, f010: str) -> dict:
 
 def search(conn: Connection, filters: dict, page: int = 1, per_page: int = 50, scope: Scope = GATEWAY) -> dict:
     """Filtered, newest-first page. Filters: app_id, service, status, f010, msisdn, date_from, date_to. A
-    client's scope pins app_id to its own."""
-    if scope.is_tenant:
-        filters = {**filters, "app_id": scope.app_id}
+    client's scope keeps to its own client, whatever app_id says."""
     where = (
         Filters(filters)
         .equal("service", Transaction.service)
@@ -86,7 +84,9 @@ def search(conn: Connection, filters: dict, page: int = 1, per_page: int = 50, s
         .date_range(Transaction.created_at)
         .conditions
     )
-    if filters.get("app_id"):
+    if scope.is_tenant:
+        where.extend(scope.where(Transaction.client_id))
+    elif filters.get("app_id"):
         # Resolve the client first: filtering through the join makes the planner walk everyone's rows by date.
         client_id = conn.execute(select(Client.id).where(Client.app_id == filters["app_id"])).scalar()
         if client_id is None:
@@ -104,8 +104,7 @@ def detail(conn: Connection, public_id: str, scope: Scope = GATEWAY) -> dict:
     except ValueError as exc:
         raise NotFound(f"no transaction {public_id[:64]!r}: transaction ids are UUIDs") from exc
     query = _view().add_columns(Transaction.request).where(Transaction.public_id == uuid.UUID(public_id))
-    if scope.is_tenant:
-        query = query.where(Transaction.client_id == scope.client_id)
+    query = query.where(*scope.where(Transaction.client_id))
     row = conn.execute(query).mappings().first()
     if row is None:
         raise NotFound(f"no transaction {public_id!r}")
