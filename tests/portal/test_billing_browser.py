@@ -194,7 +194,8 @@ def test_cancelled_payment_shows_the_reason_and_grants_nothing(app, tab, live_hs
     tab.goto(f"/hotspot/{live_hs.app_id}")
     tab.fill("#phone", "0700000001")  # the Daraja simulator's "customer cancels" number
     tab.click("[data-test=pay]")
-    tab.wait_for_selector("[data-test=retry]:visible")
+    # An outside event: the simulator's callback (3 s), then the page's next poll; a loaded machine needs room.
+    tab.wait_for_selector("[data-test=retry]:visible", timeout=45_000)
     assert tab.inner_text("[data-test=stage]") == "Payment not completed"
     assert tab.inner_text("[data-test=message]") == "Cancelled by the customer. Nothing was added to your account."
     no_sideways_scroll(tab)
