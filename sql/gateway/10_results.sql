@@ -21,11 +21,13 @@ BEGIN
 END $$;
 
 -- HTTP status a result asks for: its "status" when that is a valid code, else the default.
+-- PL/pgSQL, not SQL: see rate_window (25_limits.sql).
 CREATE OR REPLACE FUNCTION gateway.http_status_of(p_result jsonb, p_default integer) RETURNS integer
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT CASE WHEN (p_result->>'status') ~ '^[1-5][0-9][0-9]$' THEN (p_result->>'status')::integer
-                ELSE p_default END
-$$;
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN CASE WHEN (p_result->>'status') ~ '^[1-5][0-9][0-9]$' THEN (p_result->>'status')::integer
+                ELSE p_default END;
+END $$;
 
 -- Call one client function (request, response or callback ABI) by the names in a registry row.
 -- Never raises for the function's own faults: {"ok":false,"error":…} names the function and the cause.

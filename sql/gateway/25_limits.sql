@@ -2,10 +2,13 @@
 -- Counters are fixed windows in gateway.rate_counters, shared by every worker and instance.
 
 -- Fixed windows of p_secs seconds, aligned to the epoch (UTC).
+-- The small helpers on the hot path are PL/pgSQL, not SQL: a SQL function with SET search_path is never
+-- inlined, and called from PL/pgSQL it is parsed and planned again on every call; PL/pgSQL caches its plans.
 CREATE OR REPLACE FUNCTION gateway.rate_window(p_secs integer) RETURNS timestamptz
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT to_timestamp(floor(extract(epoch FROM clock_timestamp()) / p_secs) * p_secs)
-$$;
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN to_timestamp(floor(extract(epoch FROM clock_timestamp()) / p_secs) * p_secs);
+END $$;
 
 -- 0 when p_key has room for one more hit in the current window, else the seconds until the window ends
 -- (Retry-After). Reads only: counting is rate_count's job, done by the caller as late as possible.
@@ -153,13 +156,16 @@ BEGIN
                           p_quota, to_char(v_next AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')));
 END $$;
 
+-- PL/pgSQL, not SQL: see rate_window.
 CREATE OR REPLACE FUNCTION gateway.count_quota(p_client_id bigint) RETURNS void
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_month timestamptz := date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+BEGIN
     INSERT INTO gateway.rate_counters AS r (key, window_start, slot, hits, expires_at)
-    SELECT 'quota:' || p_client_id, m, pg_backend_pid() % 16, 1, m + interval '2 months'
-      FROM (SELECT date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS m) w
-    ON CONFLICT (key, window_start, slot) DO UPDATE SET hits = r.hits + 1
-$$;
+    VALUES ('quota:' || p_client_id, v_month, pg_backend_pid() % 16, 1, v_month + interval '2 months')
+    ON CONFLICT (key, window_start, slot) DO UPDATE SET hits = r.hits + 1;
+END $$;
 
 -- A request that failed authentication (401): count it against its source address and write its API log
 -- row in the same statement. Returns 0, or the Retry-After seconds when the address is over

@@ -1,28 +1,22 @@
 -- The payment pipeline: begin (insert + request function), finish (response function), apply a result.
 -- p_ctx carries per-call settings from Python: {"log": {...}, "max_depth": 5, "pending_check_s": 60}.
 
--- Before 0060's release apply_result took three arguments; a second overload would make 3-argument calls ambiguous.
-DROP FUNCTION IF EXISTS gateway.apply_result(bigint, jsonb, jsonb);
+-- 0060's release gave apply_result a fourth argument (the opening event, now begin_payment's own INSERT).
+DROP FUNCTION IF EXISTS gateway.apply_result(bigint, jsonb, jsonb, text);
 
--- Apply a validated result (or an invoke failure) to a transaction the caller has locked.
--- Returns the outcome for Python: {"outcome": "final"|"service", "http_status", "result", "spec", …}.
--- The row is written ONCE (state, result and every other column in one UPDATE: each UPDATE is a new row
--- version with an entry in every index, because state and updated_at are indexed), and the state change is
--- recorded in transaction_events in the same INSERT as p_opening, the event begin_payment opens with.
-CREATE OR REPLACE FUNCTION gateway.apply_result(p_txn bigint, p_invoke jsonb, p_ctx jsonb, p_opening text DEFAULT NULL)
-RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+-- What a function's result (or an invoke failure) means for a transaction at chain depth p_depth, written
+-- nowhere: the state it moves to, the result kept for the merchant, the HTTP status, and the event's detail.
+-- apply_result writes it to an existing row; begin_payment inserts the row already in that state.
+CREATE OR REPLACE FUNCTION gateway.plan_result(
+    p_invoke jsonb, p_depth integer, p_status integer, p_ctx jsonb,
+    OUT state text, OUT result jsonb, OUT http_status integer, OUT detail text
+)
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    t gateway.transactions;
     r jsonb := p_invoke->'result';
     v_action text;
-    v_state text;
-    v_detail text;
-    v_status integer;
     v_max integer := coalesce((p_ctx->>'max_depth')::integer, 5);
-    v_answer jsonb;
 BEGIN
-    SELECT * INTO t FROM gateway.transactions WHERE id = p_txn;
     IF NOT (p_invoke->>'ok')::boolean THEN
         r := jsonb_build_object('status', '502', 'action', 'ERROR', 'type', 'error',
                                 'message', p_invoke->>'error');
@@ -30,69 +24,100 @@ BEGIN
     ELSE
         v_action := r->>'action';
     END IF;
-    IF v_action = 'SERVICE' AND t.depth >= v_max THEN
+    IF v_action = 'SERVICE' AND p_depth >= v_max THEN
         r := jsonb_build_object('status', '502', 'action', 'ERROR', 'type', 'error',
              'message', format('service chain deeper than %s calls; check the functions for a loop', v_max));
         v_action := 'FAILED';
     END IF;
-
+    result := r;
     CASE v_action
         WHEN 'SERVICE' THEN
-            v_state := 'dispatched';
-            v_detail := format('calling %s', r->>'serviceurl');
-            v_status := t.http_status;
+            state := 'dispatched';
+            detail := format('calling %s', r->>'serviceurl');
+            http_status := p_status;
         WHEN 'OUTPUT' THEN
-            v_state := 'completed';
-            v_status := gateway.http_status_of(r, 200);
+            state := 'completed';
+            http_status := gateway.http_status_of(r, 200);
         WHEN 'PENDING' THEN
-            v_state := 'pending';
-            v_status := gateway.http_status_of(r, 202);
+            state := 'pending';
+            http_status := gateway.http_status_of(r, 202);
         ELSE  -- ERROR or a failure of the function itself
-            v_state := 'failed';
-            v_status := CASE WHEN v_action = 'FAILED' THEN 502 ELSE gateway.http_status_of(r, 400) END;
-            IF v_status < 400 THEN
-                v_status := 400;  -- an ERROR must never look like success to the merchant
+            state := 'failed';
+            http_status := CASE WHEN v_action = 'FAILED' THEN 502 ELSE gateway.http_status_of(r, 400) END;
+            IF http_status < 400 THEN
+                http_status := 400;  -- an ERROR must never look like success to the merchant
             END IF;
     END CASE;
-    IF v_state <> 'dispatched' THEN
-        v_detail := r->>'message';
+    IF state <> 'dispatched' THEN
+        detail := r->>'message';
     END IF;
+    detail := left(detail, 2000);
+END $$;
 
+-- The answer for Python once a transaction's row holds a planned result: the call spec while it asks for a
+-- SERVICE, else the final answer, with the merchant's webhook queued and the API log row written.
+CREATE OR REPLACE FUNCTION gateway.conclude(
+    p_txn bigint, p_public_id uuid, p_state text, p_status integer, p_result jsonb, p_step integer, p_ctx jsonb
+) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_answer jsonb;
+BEGIN
+    IF p_state = 'dispatched' THEN
+        RETURN jsonb_build_object('outcome', 'service', 'spec', p_result, 'transaction_id', p_public_id,
+                                  'txn', p_txn, 'step', p_step);
+    END IF;
+    PERFORM gateway.enqueue_webhook(p_txn);
+    v_answer := p_result || jsonb_build_object('transaction_id', p_public_id);
+    PERFORM gateway.write_api_log(p_ctx->'log', p_status, v_answer, p_txn);
+    RETURN jsonb_build_object('outcome', 'final', 'http_status', p_status, 'result', v_answer,
+                              'transaction_id', p_public_id, 'txn', p_txn);
+END $$;
+
+-- Apply a validated result (or an invoke failure) to a transaction the caller has locked.
+-- Returns the outcome for Python: {"outcome": "final"|"service", "http_status", "result", "spec", …}.
+-- The row is written ONCE (state, result and every other column in one UPDATE: each UPDATE is a new row
+-- version with an entry in every index, because state and updated_at are indexed), and the state change is
+-- recorded in transaction_events.
+CREATE OR REPLACE FUNCTION gateway.apply_result(p_txn bigint, p_invoke jsonb, p_ctx jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t gateway.transactions;
+    p record;
+    r jsonb;
+BEGIN
+    SELECT * INTO t FROM gateway.transactions WHERE id = p_txn;
+    SELECT * INTO p FROM gateway.plan_result(p_invoke, t.depth, t.http_status, p_ctx);
+    r := p.result;
     -- Optional gateway extensions a function may return: a provider reference and a receipt.
     UPDATE gateway.transactions
-       SET state = v_state,
+       SET state = p.state,
            result = r,
-           http_status = v_status,
-           depth = CASE WHEN v_state = 'dispatched' THEN depth + 1 ELSE depth END,
-           reason = CASE v_state WHEN 'completed' THEN NULL WHEN 'failed' THEN left(r->>'message', 1000)
+           http_status = p.http_status,
+           depth = CASE WHEN p.state = 'dispatched' THEN depth + 1 ELSE depth END,
+           reason = CASE p.state WHEN 'completed' THEN NULL WHEN 'failed' THEN left(r->>'message', 1000)
                                  ELSE reason END,
-           next_check_at = CASE WHEN v_state = 'pending'
+           next_check_at = CASE WHEN p.state = 'pending'
                                 THEN now() + make_interval(secs => coalesce((p_ctx->>'pending_check_s')::integer, 60))
                                 ELSE next_check_at END,
            provider_ref = coalesce(nullif(r->>'reference', ''), provider_ref),
            receipt = coalesce(nullif(r->>'receipt', ''), receipt),
            updated_at = now(),
-           completed_at = CASE WHEN v_state IN ('completed', 'failed', 'timed_out') THEN now() ELSE completed_at END
+           completed_at = CASE WHEN p.state IN ('completed', 'failed', 'timed_out') THEN now() ELSE completed_at END
      WHERE id = p_txn;
     INSERT INTO gateway.transaction_events (transaction_id, from_state, to_state, detail)
-    SELECT p_txn, e.from_state, e.to_state, e.detail
-      FROM (VALUES (1, NULL, 'received', p_opening),
-                   (2, t.state, v_state, left(v_detail, 2000))) AS e(n, from_state, to_state, detail)
-     WHERE e.n = 2 OR p_opening IS NOT NULL
-     ORDER BY e.n;
-
-    IF v_state = 'dispatched' THEN
-        RETURN jsonb_build_object('outcome', 'service', 'spec', r, 'transaction_id', t.public_id,
-                                  'txn', p_txn, 'step', t.depth + 1);
-    END IF;
-    PERFORM gateway.enqueue_webhook(p_txn);
-    v_answer := r || jsonb_build_object('transaction_id', t.public_id);
-    PERFORM gateway.write_api_log(p_ctx->'log', v_status, v_answer, p_txn);
-    RETURN jsonb_build_object('outcome', 'final', 'http_status', v_status, 'result', v_answer,
-                              'transaction_id', t.public_id, 'txn', p_txn);
+    VALUES (p_txn, t.state, p.state, p.detail);
+    RETURN gateway.conclude(p_txn, t.public_id, p.state, p.http_status, r, t.depth + 1, p_ctx);
 END $$;
 
--- R2: insert the transaction idempotently on (client, f010), call the request function, apply its result.
+-- R2: call the request function, then insert the transaction idempotently on (client, f010) ALREADY in the
+-- state its result asks for: one row version (an INSERT and no UPDATE: every version of this row costs an
+-- entry in each of its indexes, and the dashboard's counters follow every state change).
+-- A replay or a conflicting reuse of f010 is answered from the stored row without calling the function.
+-- Two requests racing with one new f010 both call the function; the INSERT of the second finds the first's
+-- row and raises MP409, which aborts its statement (the function's own writes with it): the caller sends
+-- the request again and gets the replay answer.
 CREATE OR REPLACE FUNCTION gateway.begin_payment(
     p_client_id bigint, p_registry_id bigint, p_f010 text, p_payload_hash text,
     p_request jsonb, p_data_input json, p_callback_token_hash text,
@@ -102,7 +127,10 @@ LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     reg record;
     t gateway.transactions;
+    p record;
+    r jsonb;
     v_id bigint;
+    v_public uuid;
     v_status integer;
     v_body jsonb;
 BEGIN
@@ -116,15 +144,8 @@ BEGIN
         RAISE EXCEPTION 'route is not registered for this client' USING ERRCODE = 'MP404';
     END IF;
 
-    INSERT INTO gateway.transactions (client_id, registry_id, service, route, f010, payload_hash, request,
-                                      callback_token_hash, amount, msisdn, account_ref)
-    VALUES (p_client_id, p_registry_id, reg.service_name, reg.route, p_f010, p_payload_hash, p_request,
-            p_callback_token_hash, p_amount, p_msisdn, p_account_ref)
-    ON CONFLICT (client_id, f010) DO NOTHING
-    RETURNING id INTO v_id;
-
-    IF v_id IS NULL THEN
-        SELECT * INTO t FROM gateway.transactions WHERE client_id = p_client_id AND f010 = p_f010;
+    SELECT * INTO t FROM gateway.transactions WHERE client_id = p_client_id AND f010 = p_f010;
+    IF FOUND THEN
         IF t.payload_hash <> p_payload_hash THEN
             v_status := 409;
             v_body := jsonb_build_object('status', '409', 'message', format(
@@ -143,11 +164,31 @@ BEGIN
                                   'txn', t.id);
     END IF;
 
-    -- The opening event ('received') is written by apply_result with the first state change, in one INSERT.
-    RETURN gateway.apply_result(
-        v_id,
-        gateway.invoke(reg.fn_schema, reg.request_fn, 'request', p_f010, p_data_input, NULL, NULL),
-        p_ctx, format('%s/%s', reg.service_name, reg.route));
+    SELECT * INTO p FROM gateway.plan_result(
+        gateway.invoke(reg.fn_schema, reg.request_fn, 'request', p_f010, p_data_input, NULL, NULL), 0, NULL, p_ctx);
+    r := p.result;
+    INSERT INTO gateway.transactions (client_id, registry_id, service, route, f010, payload_hash, request,
+                                      callback_token_hash, amount, msisdn, account_ref,
+                                      state, result, http_status, depth, reason, next_check_at, provider_ref,
+                                      receipt, completed_at)
+    VALUES (p_client_id, p_registry_id, reg.service_name, reg.route, p_f010, p_payload_hash, p_request,
+            p_callback_token_hash, p_amount, p_msisdn, p_account_ref,
+            p.state, r, p.http_status, CASE WHEN p.state = 'dispatched' THEN 1 ELSE 0 END,
+            CASE WHEN p.state = 'failed' THEN left(r->>'message', 1000) END,
+            CASE WHEN p.state = 'pending'
+                 THEN now() + make_interval(secs => coalesce((p_ctx->>'pending_check_s')::integer, 60)) END,
+            nullif(r->>'reference', ''), nullif(r->>'receipt', ''),
+            CASE WHEN p.state IN ('completed', 'failed') THEN now() END)
+    ON CONFLICT (client_id, f010) DO NOTHING
+    RETURNING id, public_id INTO v_id, v_public;
+    IF v_id IS NULL THEN
+        RAISE EXCEPTION 'f010 % was begun by a concurrent request; send the request again for its answer', p_f010
+              USING ERRCODE = 'MP409';
+    END IF;
+    INSERT INTO gateway.transaction_events (transaction_id, from_state, to_state, detail)
+    VALUES (v_id, NULL, 'received', format('%s/%s', reg.service_name, reg.route)),
+           (v_id, 'received', p.state, p.detail);
+    RETURN gateway.conclude(v_id, v_public, p.state, p.http_status, r, 1, p_ctx);
 END $$;
 
 -- R3: record the outside call, hand its reply to the response function, apply the result.

@@ -1,14 +1,16 @@
-"""What one payment writes: the transaction row once per statement (every state change still in
+"""What one payment writes: the transaction row once per statement (begin inserts it in its first state) (every state change still in
 transaction_events), and summary rows that concurrent sessions do not queue for (0060's slots)."""
 
 from __future__ import annotations
 
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import NullPool, create_engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core import db
 from tests.factories import echo_setup, make_client, unique_name
@@ -42,8 +44,9 @@ def test_each_statement_writes_the_transaction_row_once_and_records_every_state(
             {"c": merchant.id, "r": registry_id, "f010": fields["f010"], "req": json.dumps(fields)},
         ).scalar_one()
         assert began["outcome"] == "service"
-        # INSERT, then one UPDATE (state, depth, result): before, apply_result and set_state wrote two versions.
-        assert conn.execute(_UPDATES).scalar_one() - before == 1
+        # One INSERT, already in the state the request function asked for, and no UPDATE: before, begin
+        # inserted 'received' and then updated the row (and before that, twice).
+        assert conn.execute(_UPDATES).scalar_one() - before == 0
         finished = conn.execute(
             text(
                 "SELECT gateway.finish_payment(:t, 200, CAST(:out AS json), '{}'::jsonb, CAST(:req AS json), "
@@ -52,7 +55,7 @@ def test_each_statement_writes_the_transaction_row_once_and_records_every_state(
             {"t": began["txn"], "out": json.dumps({"status": "200", "message": "ok"}), "req": json.dumps(fields)},
         ).scalar_one()
         assert finished["outcome"] == "final"
-        assert conn.execute(_UPDATES).scalar_one() - before == 2
+        assert conn.execute(_UPDATES).scalar_one() - before == 1
         events = conn.execute(
             text("SELECT from_state, to_state FROM gateway.transaction_events WHERE transaction_id = :t ORDER BY id"),
             {"t": began["txn"]},
@@ -126,3 +129,62 @@ def test_a_blocked_session_is_what_the_slots_prevent(app):
             )
         b.rollback()
         a.rollback()
+
+
+_BEGIN = text(
+    "SELECT gateway.begin_payment(:c, :r, :f010, 'h', CAST(:req AS jsonb), CAST(:req AS json), NULL, "
+    "NULL, NULL, NULL, '{}'::jsonb)"
+)
+
+
+def test_a_race_for_one_new_f010_leaves_one_row_and_none_of_the_losers_writes(app, echo_service, database_url):
+    """begin_payment calls the request function before it inserts the row. Two sessions racing with one new
+    f010 both call it; the loser's INSERT waits for the winner, finds its row and raises MP409, which takes
+    back everything the loser's statement did, the request function's own writes included."""
+    merchant, service = echo_setup(app, echo_service.url)
+    fields = merchant.fields(service["name"], "pay")
+    params = {"c": merchant.id, "f010": fields["f010"], "req": json.dumps(fields)}
+    with app.app_context(), ExitStack() as exits:
+        eng = db.engine()
+        dba = create_engine(database_url, poolclass=NullPool)  # a DBA edits the function, as in the workshop
+        with dba.begin() as setup:
+            params["r"] = _registry_id(setup, merchant.id, service["name"])
+            fn = setup.execute(
+                text("SELECT fn_schema || '.' || request_fn FROM gateway.function_registry WHERE id = :r"), params
+            ).scalar_one()
+            setup.execute(text("CREATE TABLE IF NOT EXISTS public.race_marks (f010 text, pid integer)"))
+            setup.execute(text("GRANT SELECT, INSERT ON public.race_marks TO PUBLIC"))
+            # The generated function, plus a write of its own (as a DBA's subscription logic might do).
+            setup.exec_driver_sql(
+                f"CREATE OR REPLACE FUNCTION {fn}(unique_id text, data_input json) RETURNS TABLE(results json) "
+                "LANGUAGE plpgsql AS $$ BEGIN "
+                "INSERT INTO public.race_marks VALUES (unique_id, pg_backend_pid()); "
+                "RETURN QUERY SELECT json_build_object('status', '200', 'type', 'service', 'version', '1', "
+                "'action', 'SERVICE', 'serviceurl', '/pay', 'servicepayload', data_input); END $$"
+            )
+        winner = exits.enter_context(eng.connect())
+        loser = exits.enter_context(eng.connect())
+        first = winner.execute(_BEGIN, params).scalar_one()  # not committed: the loser's INSERT will wait
+        assert first["outcome"] == "service"
+        with ThreadPoolExecutor(1) as pool:
+            raced = pool.submit(lambda: loser.execute(_BEGIN, params).scalar_one())
+            time.sleep(0.5)  # the loser has called the function and waits on the winner's row
+            assert not raced.done()
+            winner.commit()
+            with pytest.raises(DBAPIError) as refused:
+                raced.result(timeout=10)
+        loser.rollback()
+        assert refused.value.orig.pgcode == "MP409"
+        assert "send the request again" in str(refused.value.orig)
+        with eng.connect() as check:
+            rows = check.execute(
+                text("SELECT count(*) FROM gateway.transactions WHERE client_id = :c AND f010 = :f010"), params
+            ).scalar_one()
+            marks = check.execute(text("SELECT count(*) FROM public.race_marks WHERE f010 = :f010"), params)
+            marks = marks.scalar_one()
+        # Sent again, the loser gets the answer for the payment in progress, without calling the function.
+        again = loser.execute(_BEGIN, params).scalar_one()
+        loser.commit()
+    assert rows == 1
+    assert marks == 1  # the winner's write only
+    assert again["outcome"] == "conflict" and "in progress" in again["result"]["message"]
