@@ -1,5 +1,6 @@
-"""What one payment writes: the transaction row once per statement (begin inserts it in its first state) (every state change still in
-transaction_events), and summary rows that concurrent sessions do not queue for (0060's slots)."""
+"""What one payment writes: the transaction row once per statement (begin inserts it already in its first
+state; every state change still in transaction_events), and summary rows that concurrent sessions do not
+queue for (0060's slots)."""
 
 from __future__ import annotations
 
@@ -188,3 +189,27 @@ def test_a_race_for_one_new_f010_leaves_one_row_and_none_of_the_losers_writes(ap
     assert rows == 1
     assert marks == 1  # the winner's write only
     assert again["outcome"] == "conflict" and "in progress" in again["result"]["message"]
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_usage_counts_each_logged_call_once_row_by_row_or_in_a_bulk_load(app, bulk):
+    """Requests are counted by the row trigger; a bulk load (gateway.bulk_load = on) by the one-pass statement
+    trigger instead. Either way each client call is counted once, and gateway calls (no client) not at all."""
+    merchant = make_client(app)
+    usage = text(
+        "SELECT endpoint, sum(calls)::int FROM gateway.api_usage_daily WHERE client_id = :c GROUP BY 1 ORDER BY 1"
+    )
+    with app.app_context(), db.transaction() as conn:
+        if bulk:
+            conn.execute(text("SET LOCAL gateway.bulk_load = on"))
+        conn.execute(
+            text(
+                "INSERT INTO gateway.api_logs (client_id, app_id, method, path, http_status) "
+                "SELECT c, :a, 'GET', p, 200 FROM (VALUES (CAST(:c AS bigint), '/api/v1/transactions/INV-1'), "
+                "(CAST(:c AS bigint), '/api/v1/transactions/INV-2'), (CAST(:c AS bigint), '/api/v1/payment/process'), "
+                "(NULL, '/api/v1/payment/process')) AS v(c, p)"
+            ),
+            {"c": merchant.id, "a": merchant.app_id},
+        )
+        counted = [tuple(r) for r in conn.execute(usage, {"c": merchant.id})]
+    assert counted == [("/api/v1/payment/process", 1), ("/api/v1/transactions/{id}", 2)]
