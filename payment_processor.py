@@ -17,7 +17,7 @@ from core.masking import dump_masked
 from gateway import auth, dispatch, field_rules, fields, limits, registry
 from gateway.auth import ClientCredentials
 
-# The two statements of every payment, in psycopg2's parameter style (db.call_json_driver: no per-call compile).
+# The two statements of every payment, in psycopg2's parameter style (db.call_hot: straight to the driver).
 _BEGIN = (
     "SELECT gateway.begin_request(CAST(%(auth)s AS jsonb), %(f010)s, %(hash)s, CAST(%(request)s AS jsonb), "
     "CAST(%(input)s AS json), %(token_hash)s, %(amount)s, %(msisdn)s, %(account_ref)s, CAST(%(ctx)s AS jsonb))"
@@ -101,8 +101,8 @@ def process_payment(creds: ClientCredentials, body: Any, log: dict) -> tuple[int
             "route": route,
             "rules_version": version,
         }
-        with db.autocommit() as conn:  # the one statement that authenticates, counts and begins
-            outcome = db.call_json_driver(conn, _BEGIN, {**params, "auth": db.as_json(auth_claim)})
+        # The one statement that authenticates, counts and begins; its own transaction.
+        outcome = db.call_hot(_BEGIN, {**params, "auth": db.as_json(auth_claim)})
         if outcome["outcome"] != "resolve":
             break
         # SQL began nothing: word its refusal as the resolve always has, or learn the service's new rules.
@@ -160,17 +160,15 @@ def run_service_chain(
     Depth is bounded in SQL."""
     while outcome["outcome"] == "service":
         sent = dispatch.dispatch(outcome["spec"], target, f"{outcome['transaction_id']}:{outcome['step']}", secrets)
-        with db.autocommit() as conn:
-            outcome = db.call_json_driver(
-                conn,
-                _FINISH,
-                {
-                    "txn": outcome["txn"],
-                    "code": sent.reply.code,
-                    "output": db.as_json(sent.reply.data),
-                    "attempt": db.as_json(sent.attempt),
-                    "input": db.as_json(data_input),
-                    "ctx": db.as_json(ctx),
-                },
-            )
+        outcome = db.call_hot(
+            _FINISH,
+            {
+                "txn": outcome["txn"],
+                "code": sent.reply.code,
+                "output": db.as_json(sent.reply.data),
+                "attempt": db.as_json(sent.attempt),
+                "input": db.as_json(data_input),
+                "ctx": db.as_json(ctx),
+            },
+        )
     return outcome

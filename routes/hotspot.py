@@ -37,6 +37,12 @@ def _limit() -> str:
 per_ip = limiter.limit(_limit, key_func=get_remote_address, methods=["POST"])
 
 
+@bp.before_request
+def _limited() -> None:
+    """The limiter checks only where asked (routes/rate_limits.py): here, the limits of the views marked per_ip."""
+    limiter.check()
+
+
 def _box() -> SecretBox:
     return app_secret_box()
 
