@@ -151,18 +151,22 @@ def autocommit(eng: Engine | None = None) -> Iterator[Connection]:
     """A connection where each statement is its own transaction: no BEGIN or COMMIT round trips. For the
     hot path, whose every step is one gateway.* function call (statement_timeout comes from the session)."""
     eng = eng or engine()
-    with _translated(), eng.connect() as conn:
-        # psycopg2's own flag, not SQLAlchemy's isolation_level option: that one sends a
-        # `SET default_transaction_isolation` round trip when the connection goes back to the pool.
-        raw = conn.connection.dbapi_connection
-        if raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
-            raw.rollback()  # never expected; but a leftover transaction must not swallow our statement
-        raw.autocommit = True
-        try:
-            yield conn
-        finally:
-            if not raw.closed:
-                raw.autocommit = False  # nothing is open, so the pool's reset-on-return sends nothing
+    with _translated(), eng.connect() as conn, _driver_autocommit(conn.connection.dbapi_connection):
+        yield conn
+
+
+@contextmanager
+def _driver_autocommit(raw: Any) -> Iterator[None]:
+    """psycopg2's own autocommit flag on a pooled connection for the duration, not SQLAlchemy's isolation_level
+    option: that one sends a `SET default_transaction_isolation` round trip when the connection goes back."""
+    if raw.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+        raw.rollback()  # never expected; but a leftover transaction must not swallow our statement
+    raw.autocommit = True
+    try:
+        yield
+    finally:
+        if not raw.closed:
+            raw.autocommit = False  # nothing is open, so the pool's reset-on-return sends nothing
 
 
 def call_json(conn: Connection, sql: str, params: dict[str, Any] | None = None) -> Any:
@@ -186,18 +190,11 @@ def call_hot(sql: str, params: dict[str, Any], eng: Engine | None = None) -> Any
             raw = eng.raw_connection()
         except psycopg2.Error as err:  # Engine.raw_connection does not wrap a failed connect, as connect() does
             raise DBAPIError.instance(None, None, err, psycopg2.Error) from err
+        conn = raw.dbapi_connection
         try:
-            conn = raw.dbapi_connection
-            if conn.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
-                conn.rollback()  # never expected; but a leftover transaction must not swallow our statement
-            conn.autocommit = True
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(sql, params)
-                    value = cur.fetchone()[0]
-            finally:
-                if not conn.closed:
-                    conn.autocommit = False  # nothing is open, so the pool's reset-on-return sends nothing
+            with _driver_autocommit(conn), conn.cursor() as cur:
+                cur.execute(sql, params)
+                value = cur.fetchone()[0]
         except psycopg2.Error as err:
             if eng.dialect.is_disconnect(err, conn, None):
                 raw.invalidate(err)

@@ -5,13 +5,16 @@
 DROP FUNCTION IF EXISTS gateway.apply_result(bigint, jsonb, jsonb, text);
 
 -- What a function's result (or an invoke failure) means for a transaction at chain depth p_depth, written
--- nowhere: the state it moves to, the result kept for the merchant, the HTTP status, and the event's detail.
+-- nowhere: the state it moves to, the result kept for the merchant, the HTTP status, the event's detail, the
+-- failure reason and the next status check (NULL when the state sets none).
 -- apply_result writes it to an existing row; begin_payment inserts the row already in that state.
-CREATE OR REPLACE FUNCTION gateway.plan_result(
+DROP FUNCTION IF EXISTS gateway.plan_result(jsonb, integer, integer, jsonb);  -- its OUT columns grew once
+CREATE FUNCTION gateway.plan_result(
     p_invoke jsonb, p_depth integer, p_status integer, p_ctx jsonb,
-    OUT state text, OUT result jsonb, OUT http_status integer, OUT detail text
+    OUT state text, OUT result jsonb, OUT http_status integer, OUT detail text, OUT reason text,
+    OUT next_check_at timestamptz
 )
-LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r jsonb := p_invoke->'result';
     v_action text;
@@ -52,6 +55,11 @@ BEGIN
         detail := r->>'message';
     END IF;
     detail := left(detail, 2000);
+    IF state = 'failed' THEN
+        reason := left(r->>'message', 1000);
+    ELSIF state = 'pending' THEN
+        next_check_at := now() + make_interval(secs => coalesce((p_ctx->>'pending_check_s')::integer, 60));
+    END IF;
 END $$;
 
 -- The answer for Python once a transaction's row holds a planned result: the call spec while it asks for a
@@ -96,11 +104,8 @@ BEGIN
            result = r,
            http_status = p.http_status,
            depth = CASE WHEN p.state = 'dispatched' THEN depth + 1 ELSE depth END,
-           reason = CASE p.state WHEN 'completed' THEN NULL WHEN 'failed' THEN left(r->>'message', 1000)
-                                 ELSE reason END,
-           next_check_at = CASE WHEN p.state = 'pending'
-                                THEN now() + make_interval(secs => coalesce((p_ctx->>'pending_check_s')::integer, 60))
-                                ELSE next_check_at END,
+           reason = CASE p.state WHEN 'completed' THEN NULL WHEN 'failed' THEN p.reason ELSE reason END,
+           next_check_at = coalesce(p.next_check_at, next_check_at),
            provider_ref = coalesce(nullif(r->>'reference', ''), provider_ref),
            receipt = coalesce(nullif(r->>'receipt', ''), receipt),
            updated_at = now(),
@@ -173,10 +178,7 @@ BEGIN
                                       receipt, completed_at)
     VALUES (p_client_id, p_registry_id, reg.service_name, reg.route, p_f010, p_payload_hash, p_request,
             p_callback_token_hash, p_amount, p_msisdn, p_account_ref,
-            p.state, r, p.http_status, CASE WHEN p.state = 'dispatched' THEN 1 ELSE 0 END,
-            CASE WHEN p.state = 'failed' THEN left(r->>'message', 1000) END,
-            CASE WHEN p.state = 'pending'
-                 THEN now() + make_interval(secs => coalesce((p_ctx->>'pending_check_s')::integer, 60)) END,
+            p.state, r, p.http_status, CASE WHEN p.state = 'dispatched' THEN 1 ELSE 0 END, p.reason, p.next_check_at,
             nullif(r->>'reference', ''), nullif(r->>'receipt', ''),
             CASE WHEN p.state IN ('completed', 'failed') THEN now() END)
     ON CONFLICT (client_id, f010) DO NOTHING
