@@ -12,7 +12,7 @@ from flask import current_app
 
 from core import db
 from core.crypto import keyed_hash, new_token
-from core.errors import InvalidField, RateLimited
+from core.errors import AuthError, InvalidField, NotFound, RateLimited
 from core.masking import dump_masked
 from gateway import auth, dispatch, field_rules, fields, limits, registry
 from gateway.auth import ClientCredentials
@@ -26,6 +26,9 @@ _FINISH = (
     "SELECT gateway.finish_payment(%(txn)s, %(code)s, CAST(%(output)s AS json), CAST(%(attempt)s AS jsonb), "
     "CAST(%(input)s AS json), CAST(%(ctx)s AS jsonb))"
 )
+
+# The status lookup's one statement: authenticate, count, find, log.
+_STATUS = "SELECT gateway.status_request(CAST(%(auth)s AS jsonb), %(f010)s, CAST(%(ctx)s AS jsonb))"
 
 
 def _ctx(log: dict | None) -> dict:
@@ -126,6 +129,28 @@ def process_payment(creds: ClientCredentials, body: Any, log: dict) -> tuple[int
     outcome = run_service_chain(outcome, target, data_input, pf.secrets, ctx)
     log["logged"] = True
     return int(outcome["http_status"]), outcome["result"]
+
+
+def lookup_status(creds: ClientCredentials, f010: str, log: dict) -> dict:
+    """The merchant's view of its transaction with this f010, in one statement that authenticates, counts the
+    request against the rate limit, finds the row and writes the API log (then log["logged"] is true).
+    Raises AuthError, NotAssigned, RateLimited or NotFound. Needs the limits counted in PostgreSQL."""
+    auth_claim = {
+        "app_id": creds.app_id,
+        "username": creds.username,
+        "secret_hash": auth.presented_hash(creds),
+        "token_version": creds.token_version,
+    }
+    ctx = {"log": log, "limits": limits.sql_limits()}
+    out = db.call_hot(_STATUS, {"auth": db.as_json(auth_claim), "f010": f010, "ctx": db.as_json(ctx)})
+    if out["outcome"] == "refused":
+        auth.judge(creds, registry.from_json(out["resolution"]))
+        raise AuthError("invalid credentials")  # judge raises for every refusal SQL reports; never let one pass
+    log["client_id"], log["app_id"] = out["client_id"], out["app_id"]
+    if out["outcome"] == "missing":
+        raise NotFound(f"no transaction with f010 {f010!r} for this client")
+    log["logged"] = True
+    return out["answer"]
 
 
 def process_resolved(res: registry.Resolution, values: dict, log: dict) -> tuple[int, dict]:

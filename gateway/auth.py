@@ -208,12 +208,19 @@ def authenticate(creds: ClientCredentials) -> registry.Resolution:
         res = registry.resolve(
             conn, creds.app_id, creds.username, "", "", presented_hash(creds), creds.token_version, limits.sql_limits()
         )
+    judge(creds, res)
+    limits.check_client_external(res.client_id, res.app_id, res.rate_limit)
+    return res
+
+
+def judge(creds: ClientCredentials, res: registry.Resolution | None) -> registry.Resolution:
+    """Raise the refusal for a route-less resolution (unknown App ID, credential, client status, rate limit),
+    or return it when the request may go on."""
     if res is None:
-        check_client(creds, "active", 0, None)
+        check_client(creds, "active", 0, None)  # same work and answer as a wrong secret
         raise AuthError("invalid credentials")
     check_client(creds, res.status, res.credential_version, res.secret_hash)
     refusal = limits.limited(res)
     if refusal:
         raise refusal
-    limits.check_client_external(res.client_id, res.app_id, res.rate_limit)
     return res
