@@ -16,6 +16,7 @@ from admin import clients, services
 from core import db
 from core.actor import system_actor
 from core.errors import NotFound
+from demo import bulk
 
 ACTOR = system_actor("demo-data")
 CLIENTS = (
@@ -132,13 +133,13 @@ WHERE t.id > :after AND t.f010 LIKE :tag || '-%' AND t.id % 10 = 0
 def generate(conn: Connection, n: int, days: int = 30) -> dict:
     """Insert n demo transactions (and one API log row per ten) over the last `days` days."""
     conn.execute(text("SET LOCAL statement_timeout = 0"))  # a bulk load, not a request: no 5 s bound
-    conn.execute(text("SET LOCAL gateway.bulk_load = on"))  # one-pass stats trigger, not one per row
+    conn.execute(text("SET LOCAL gateway.bulk_load = on"))  # the summaries are counted in one pass (demo/bulk.py)
     registry = ensure_catalogue(conn)
     tag = "demo" + secrets.token_hex(3)  # a new f010 prefix per run, so runs never collide
     started = time.monotonic()
     after = conn.execute(text("SELECT coalesce(max(id), 0) FROM gateway.transactions")).scalar_one()
     inserted = conn.execute(
-        text(_INSERT),
+        text(bulk.counted_transactions(_INSERT)),
         {
             "tag": tag,
             "n": n,
@@ -150,9 +151,9 @@ def generate(conn: Connection, n: int, days: int = 30) -> dict:
             "services": [r["service"] for r in registry],
             "routes": [r["route"] for r in registry],
         },
-    ).rowcount
+    ).scalar_one()
     inserted_at = time.monotonic()
-    logs = conn.execute(text(_API_LOGS), {"tag": tag, "after": after}).rowcount
+    logs = conn.execute(text(bulk.counted_api_logs(_API_LOGS)), {"tag": tag, "after": after}).scalar_one()
     done = time.monotonic()
     return {
         "transactions": inserted,

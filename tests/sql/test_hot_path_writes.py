@@ -14,6 +14,7 @@ from sqlalchemy import NullPool, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from core import db
+from demo import bulk as demo_bulk
 from tests.factories import echo_setup, make_client, unique_name
 
 _UPDATES = text("SELECT pg_stat_get_xact_tuples_updated('gateway.transactions'::regclass)")
@@ -193,23 +194,33 @@ def test_a_race_for_one_new_f010_leaves_one_row_and_none_of_the_losers_writes(ap
 
 @pytest.mark.parametrize("bulk", [False, True])
 def test_usage_counts_each_logged_call_once_row_by_row_or_in_a_bulk_load(app, bulk):
-    """Requests are counted by the row trigger; a bulk load (gateway.bulk_load = on) by the one-pass statement
-    trigger instead. Either way each client call is counted once, and gateway calls (no client) not at all."""
+    """Requests are counted by the row trigger; a bulk load (gateway.bulk_load = on) counts its own rows in the
+    same statement (demo/bulk.py). Either way each client call is counted once, gateway calls (no client) not
+    at all, and nothing else copies the inserted rows (no statement trigger with a transition table)."""
     merchant = make_client(app)
     usage = text(
         "SELECT endpoint, sum(calls)::int FROM gateway.api_usage_daily WHERE client_id = :c GROUP BY 1 ORDER BY 1"
     )
+    insert = (
+        "INSERT INTO gateway.api_logs (client_id, app_id, method, path, http_status) "
+        "SELECT c, :a, 'GET', p, 200 FROM (VALUES (CAST(:c AS bigint), '/api/v1/transactions/INV-1'), "
+        "(CAST(:c AS bigint), '/api/v1/transactions/INV-2'), (CAST(:c AS bigint), '/api/v1/payment/process'), "
+        "(NULL, '/api/v1/payment/process')) AS v(c, p)"
+    )
     with app.app_context(), db.transaction() as conn:
         if bulk:
             conn.execute(text("SET LOCAL gateway.bulk_load = on"))
-        conn.execute(
-            text(
-                "INSERT INTO gateway.api_logs (client_id, app_id, method, path, http_status) "
-                "SELECT c, :a, 'GET', p, 200 FROM (VALUES (CAST(:c AS bigint), '/api/v1/transactions/INV-1'), "
-                "(CAST(:c AS bigint), '/api/v1/transactions/INV-2'), (CAST(:c AS bigint), '/api/v1/payment/process'), "
-                "(NULL, '/api/v1/payment/process')) AS v(c, p)"
-            ),
-            {"c": merchant.id, "a": merchant.app_id},
-        )
+            loaded = conn.execute(text(demo_bulk.counted_api_logs(insert)), {"c": merchant.id, "a": merchant.app_id})
+            assert loaded.scalar_one() == 4
+        else:
+            conn.execute(text(insert), {"c": merchant.id, "a": merchant.app_id})
         counted = [tuple(r) for r in conn.execute(usage, {"c": merchant.id})]
+        transition_tables = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_trigger WHERE tgrelid IN ('gateway.api_logs'::regclass, "
+                "'gateway.transactions'::regclass) AND (tgnewtable IS NOT NULL OR tgoldtable IS NOT NULL) "
+                "AND tgname NOT LIKE '%_delete'"
+            )
+        ).scalar_one()
+    assert transition_tables == 0
     assert counted == [("/api/v1/payment/process", 1), ("/api/v1/transactions/{id}", 2)]
