@@ -94,6 +94,9 @@ class Service(GatewayTable):
     active: Mapped[bool]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Kept by a trigger on service_fields (migration 0100): the rules as authentication hands them out.
+    field_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    rules_version: Mapped[str]
 
 
 class ServiceRoute(GatewayTable):

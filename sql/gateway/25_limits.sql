@@ -88,7 +88,8 @@ BEGIN
                sr.id AS route_id,
                a.id AS assignment_id, a.active AS assignment_active,
                fr.id AS registry_id,
-               f.rules AS fields, md5(f.rules::text) AS rules_version,
+               -- kept on the service row by a trigger on service_fields (migration 0100)
+               coalesce(s.field_rules, '[]') AS fields, coalesce(s.rules_version, md5('[]')) AS rules_version,
                (SELECT json_object_agg(pc.provider, pc.data_enc)
                   FROM gateway.provider_credentials pc WHERE pc.client_id = c.id) AS provider_credentials
           FROM gateway.clients c
@@ -98,11 +99,6 @@ BEGIN
           LEFT JOIN gateway.service_routes sr ON sr.service_id = s.id AND sr.route = p_route
           LEFT JOIN gateway.assignments a ON a.client_id = c.id AND a.service_id = s.id
           LEFT JOIN gateway.function_registry fr ON fr.assignment_id = a.id AND fr.route_id = sr.id
-          LEFT JOIN LATERAL (
-              SELECT coalesce(json_agg(json_build_object('field', sf.field, 'required', sf.required,
-                                                         'pattern', sf.pattern, 'max_length', sf.max_length)
-                                       ORDER BY sf.field), '[]') AS rules
-                FROM gateway.service_fields sf WHERE sf.service_id = s.id) f ON true
          WHERE c.app_id = p_app_id) x;
     IF r IS NULL THEN
         RETURN NULL;
