@@ -169,6 +169,46 @@ class Bench:
         return {"row": "(a) pgbench pair", "kind": "pgbench", "concurrency": c, **figures.as_dict(), "load_1m": _load()}
 
 
+def _warm_up(bench: Bench) -> None:
+    """2 s of load, not recorded: both gunicorn workers open their pool connections."""
+    load.run_wrk(
+        bench.stack.urls["gateway"],
+        bench.paths["basic"],
+        json.dumps(bench.bodies["basic"]),
+        8,
+        2,
+        f"warm-{bench.run_id}",
+        *bench.auth["basic"],
+    )
+
+
+def _full_stack(exits: ExitStack, log_dir: Path, args: argparse.Namespace, run_id: str) -> tuple[Bench, dict]:
+    """A second gateway with its own PostgreSQL (same settings), loaded with the 1M/5M rows and vacuumed before
+    any row runs, with its own services and worker: each full-db row runs right after its empty-db twin, so the
+    two meet the same machine (a shared machine's speed drifts over the minutes between blocks of rows)."""
+    (log_dir / "full").mkdir()
+    stack = Stack(exits, log_dir / "full")
+    stack.database(fsync=args.fsync)
+    env = stack.gateway_env()
+    merchant = seed.seed(env, stack.urls["sink"], stack.urls["mpesa"], stack.urls["daraja"])
+    print(
+        f"loading {args.transactions:,} transactions and {args.api_logs:,} API log rows into a second database…",
+        flush=True,
+    )
+    app = seed.seed_app(env)
+    from bench.data import preload
+
+    loaded = preload(app, args.transactions, args.api_logs)
+    app.extensions["db_engine"].dispose()
+    print(f"  loaded in {loaded['seconds']} s", flush=True)
+    stack.start_services()
+    stack.start_gateway()
+    stack.start_worker()
+    bench = Bench(stack, merchant, args, f"{run_id}f")
+    _warm_up(bench)
+    return bench, loaded
+
+
 def _load() -> float:
     # The machine's 1-minute load average when a row ends: on a shared machine, the context of its figures.
     return round(os.getloadavg()[0], 1)
@@ -276,16 +316,9 @@ def main() -> int:
             f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}; {args.seconds} s per row, wrk -t2",
             flush=True,
         )
+        full, loaded = _full_stack(exits, log_dir, args, run_id) if args.with_data else (None, None)
         bench = Bench(stack, merchant, args, run_id)
-        load.run_wrk(  # warm-up, not recorded: both workers open their pool connections
-            stack.urls["gateway"],
-            bench.paths["basic"],
-            json.dumps(bench.bodies["basic"]),
-            8,
-            2,
-            f"warm-{run_id}",
-            *bench.auth["basic"],
-        )
+        _warm_up(bench)
         budget = bench.round_trips()  # before the worker starts: nothing else may touch the database
         print_round_trips(budget)
         stack.start_worker()
@@ -300,18 +333,9 @@ def main() -> int:
             for kind in ("basic", "bearer", "status", "stk"):
                 rows.append(bench.gateway_row(kind, c))
                 print(f"  measured gateway {kind} c={c}: {rows[-1]['rate']:,.0f} req/s", flush=True)
-        loaded = None
-        if args.with_data:
-            print(f"loading {args.transactions:,} transactions and {args.api_logs:,} API log rows…", flush=True)
-            app = seed.seed_app(env)
-            from bench.data import preload
-
-            loaded = preload(app, args.transactions, args.api_logs)
-            app.extensions["db_engine"].dispose()
-            print(f"  loaded in {loaded['seconds']} s", flush=True)
-            for c in CONCURRENCY:
-                for kind in ("basic", "bearer", "status", "stk"):
-                    rows.append({**bench.gateway_row(kind, c, "f"), "data": True})
+                if full is not None:  # its full-db twin right after it: neighbours in time compare best
+                    rows.append({**full.gateway_row(kind, c, "f"), "data": True})
+                    print(f"  measured gateway {kind} c={c}, full db: {rows[-1]['rate']:,.0f} req/s", flush=True)
         result = {
             "started": started_at,
             "when": datetime.now(UTC).isoformat(timespec="seconds"),  # when the gateway rows ended
@@ -347,7 +371,9 @@ def main() -> int:
             ]
         if args.portal:
             stack.stop_all()
-            result["portal"] = _portal(stack.database_url if loaded else None)
+            if full is not None:
+                full.stack.stop_all()
+            result["portal"] = _portal(full.stack.database_url if full is not None else None)
     result["seconds"] = round(time.monotonic() - started, 1)
     print_table(rows)
     print_ratios(result["ratios"])
