@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 from admin import clients
 from billing import jobs as billing_jobs
 from core import db
-from gateway import dispatch, partitions, webhooks
+from gateway import dispatch, partitions, summaries, webhooks
 from lifecycle.shutdown import Stopping, StopSignals
 from models import Transaction
 
@@ -188,6 +188,7 @@ def run_once(app: Flask) -> dict:
             "orphans": sweep_orphans(),
         }
         counts["partitions"] = partitions.maintain_if_due()
+        counts["summaries"] = summaries.fold()
         counts["billing"] = billing_jobs.run_due(app)
         # Billing may have queued router jobs: run them in the same pass so `worker --once` finishes the work.
         counts["service_jobs"] += run_service_jobs()

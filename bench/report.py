@@ -55,7 +55,7 @@ def _round_trips(result: dict) -> list[str]:
         parts = ", ".join(f"{s['per_request']:g}× `{s['statement'][:38].strip()}`" for s in data["statements"])
         late = sum(s["per_request"] for s in data.get("at_commit", []))
         if late:
-            parts += f"; at their COMMIT, {late:g} upserts of deferred stats triggers (no round trip)"
+            parts += f"; at their COMMIT, {late:g} delta rows of deferred stats triggers (no round trip)"
         out.append(f"| {kind} | {data['round_trips']:g} | {parts} |")
     return out
 

@@ -61,7 +61,7 @@ def _wait_until_quiet(conn, seconds: float = 15.0) -> None:
 
 # Deferred triggers run their statements at COMMIT, outside any client statement, and pg_stat_statements files
 # them as top-level: they ride in the commit of a statement the client sent, and are no round trip of their own.
-AT_COMMIT = ("INSERT INTO gateway.transaction_stats_hourly",)
+AT_COMMIT = ("INSERT INTO gateway.transaction_stats_delta",)
 
 
 def budget(n: int, statements: list[dict]) -> dict:

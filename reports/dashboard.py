@@ -1,7 +1,8 @@
-"""Dashboard figures. Totals, rates and charts read gateway.transaction_stats_hourly (a trigger-maintained
-pre-aggregate, sql/schema/0003_portal.sql), so their cost depends on hours × clients, not on the number of
-transactions; the recent lists read the newest rows through the created_at indexes. Every function takes a
-scope: a client's own users see their client's figures only (the (client_id, …) indexes serve those reads)."""
+"""Dashboard figures. Totals, rates and charts read gateway.transaction_stats_live: the trigger-maintained
+pre-aggregate plus the deltas the worker has not folded in yet (sql/schema/0110_summary_deltas.sql), so their
+cost depends on hours × clients, not on the number of transactions; the recent lists read the newest rows
+through the created_at indexes. Every function takes a scope: a client's own users see their client's figures
+only (the (client_id, …) indexes serve those reads)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from sqlalchemy import BigInteger, Select, Text, and_, cast, func, select
 from sqlalchemy.engine import Connection
 
 from admin.scope import GATEWAY, Scope
-from models import ApiLog, Client, Service, Transaction, TransactionStatsHourly
+from models import ApiLog, Client, Service, Transaction, TransactionStatsLive
 
 SETTLED = ("completed", "failed", "timed_out")
 IN_FLIGHT = ("received", "dispatched", "pending")
-S = TransactionStatsHourly
+S = TransactionStatsLive  # summary + deltas not folded yet (0110)
 WEEK = timedelta(days=6)  # today and the 6 days before
 
 

@@ -1,6 +1,7 @@
 """A client's usage statement for one calendar month (UTC): API calls by endpoint and status, transactions by
-service and state with their amounts, and the successful volume. Reads only the pre-aggregates
-(transaction_stats_hourly, api_usage_daily), so a month of millions of rows costs a few thousand summary rows."""
+service and state with their amounts, and the successful volume. Reads only the pre-aggregates (the *_live
+views: transaction_stats_hourly and api_usage_daily plus their deltas not folded yet), so a month of millions
+of rows costs a few thousand summary rows."""
 
 from __future__ import annotations
 
@@ -13,10 +14,10 @@ from sqlalchemy.engine import Connection
 
 from admin.clients import get_client
 from core.errors import InvalidField
-from models import ApiUsageDaily, TransactionStatsHourly
+from models import ApiUsageLive, TransactionStatsLive
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-S, U = TransactionStatsHourly, ApiUsageDaily
+S, U = TransactionStatsLive, ApiUsageLive  # summary + deltas not folded yet (0110)
 
 
 def month_bounds(month: str | None) -> tuple[date, date]:

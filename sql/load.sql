@@ -11,6 +11,7 @@
 \ir gateway/60_jobs.sql
 \ir gateway/70_history.sql
 \ir gateway/75_partitions.sql
+\ir gateway/76_summaries.sql
 \ir billing/10_core.sql
 \ir billing/20_catalogue.sql
 \ir billing/30_periods.sql

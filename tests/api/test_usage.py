@@ -82,7 +82,7 @@ def test_api_usage_aggregate_agrees_with_the_log(app):
                 "gateway.api_endpoint(path) AS endpoint, http_status, count(*) AS n FROM gateway.api_logs "
                 "WHERE client_id IS NOT NULL GROUP BY 1, 2, 3, 4) l "
                 "FULL JOIN (SELECT day, client_id, endpoint, http_status, sum(calls) AS calls "
-                "FROM gateway.api_usage_daily GROUP BY 1, 2, 3, 4) u USING (day, client_id, endpoint, http_status) "
+                "FROM gateway.api_usage_live GROUP BY 1, 2, 3, 4) u USING (day, client_id, endpoint, http_status) "
                 "WHERE u.calls IS DISTINCT FROM l.n"
             )
         ).scalar_one()

@@ -216,7 +216,7 @@ def test_statements_of_deferred_triggers_at_commit_are_no_round_trips():
     from bench.round_trips import budget
 
     statements = [
-        {"statement": "INSERT INTO gateway.transaction_stats_hourly AS s (hour, …", "per_request": 3},
+        {"statement": "INSERT INTO gateway.transaction_stats_delta (hour, …", "per_request": 3},
         {"statement": "SELECT gateway.begin_request(CAST($1 AS jsonb), …", "per_request": 1},
         {"statement": "SELECT gateway.finish_payment($1, $2, …", "per_request": 1},
     ]

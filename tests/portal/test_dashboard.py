@@ -17,7 +17,7 @@ SELECT count(*) FROM (
            sum(amount) AS amount
       FROM gateway.transactions GROUP BY 1, 2, 3, 4) t
 FULL JOIN (SELECT hour, client_id, service, state, sum(txn_count) AS txn_count, sum(amount_sum) AS amount_sum
-             FROM gateway.transaction_stats_hourly GROUP BY 1, 2, 3, 4 HAVING sum(txn_count) <> 0) s
+             FROM gateway.transaction_stats_live GROUP BY 1, 2, 3, 4 HAVING sum(txn_count) <> 0) s
        ON s.hour = t.hour AND s.client_id = t.client_id AND s.service = t.service AND s.state = t.state
 WHERE s.txn_count IS DISTINCT FROM t.n OR coalesce(s.amount_sum, 0) <> coalesce(t.amount, 0)
 """

@@ -11,7 +11,7 @@ from contextlib import ExitStack
 
 import pytest
 from sqlalchemy import NullPool, create_engine, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError
 
 from core import db
 from demo import bulk as demo_bulk
@@ -102,33 +102,43 @@ def test_one_clients_concurrent_requests_do_not_queue_on_the_summary_rows(app):
             conn.execute(_LOG, {"c": merchant.id, "a": merchant.app_id})
             conn.execute(_TXN, {"c": merchant.id, "f010": unique_name("slot")})
         usage_rows = b.execute(
-            text("SELECT count(*) FROM gateway.api_usage_daily WHERE client_id = :c"), {"c": merchant.id}
+            text("SELECT count(*) FROM gateway.api_usage_live WHERE client_id = :c"), {"c": merchant.id}
         ).scalar_one()
         a.rollback()
         b.rollback()
     assert usage_rows == 1  # B sees only its own row: A's is not committed
 
 
-def test_a_blocked_session_is_what_the_slots_prevent(app):
-    """Two sessions in ONE slot still queue: the lock the test above avoids is real."""
+def test_counting_a_request_locks_no_summary_row(app):
+    """A request's counts are deltas appended to tables with no key (migration 0110): while session A has counted
+    a request and not committed, B can upsert the very summary row A's request belongs to (with the upserting
+    triggers of before, B waited for A's row lock: lock_timeout)."""
     merchant = make_client(app)
     with app.app_context(), ExitStack() as exits:
         eng = db.engine()
         a = exits.enter_context(eng.connect())
+        a.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))  # the deferred stats trigger fires at INSERT
         a.execute(_LOG, {"c": merchant.id, "a": merchant.app_id})
-        b = exits.enter_context(eng.connect())
-        # The same slot as A's backend, written by hand: B must wait for A's row lock.
+        a.execute(_TXN, {"c": merchant.id, "f010": unique_name("slot")})
         slot = a.execute(text("SELECT pg_backend_pid() % 16")).scalar_one()
+        b = exits.enter_context(eng.connect())
         b.execute(text("SET LOCAL lock_timeout = '300ms'"))
-        with pytest.raises(OperationalError):
-            b.execute(
-                text(
-                    "INSERT INTO gateway.api_usage_daily AS u (day, client_id, endpoint, http_status, slot, calls) "
-                    "VALUES ((now() AT TIME ZONE 'UTC')::date, :c, '/api/v1/payment/process', 200, :s, 1) "
-                    "ON CONFLICT (client_id, day, endpoint, http_status, slot) DO UPDATE SET calls = u.calls + 1"
-                ),
-                {"c": merchant.id, "s": slot},
-            )
+        b.execute(
+            text(
+                "INSERT INTO gateway.api_usage_daily AS u (day, client_id, endpoint, http_status, slot, calls) "
+                "VALUES ((now() AT TIME ZONE 'UTC')::date, :c, '/api/v1/payment/process', 200, :s, 1) "
+                "ON CONFLICT (client_id, day, endpoint, http_status, slot) DO UPDATE SET calls = u.calls + 1"
+            ),
+            {"c": merchant.id, "s": slot},
+        )
+        b.execute(
+            text(
+                "INSERT INTO gateway.transaction_stats_hourly AS s (hour, client_id, service, state, slot, "
+                "txn_count, amount_sum) VALUES (date_trunc('hour', now(), 'UTC'), :c, 'slotsvc', 'received', :s, 1, 5) "
+                "ON CONFLICT (hour, client_id, service, state, slot) DO UPDATE SET txn_count = s.txn_count + 1"
+            ),
+            {"c": merchant.id, "s": slot},
+        )
         b.rollback()
         a.rollback()
 
@@ -199,7 +209,7 @@ def test_usage_counts_each_logged_call_once_row_by_row_or_in_a_bulk_load(app, bu
     at all, and nothing else copies the inserted rows (no statement trigger with a transition table)."""
     merchant = make_client(app)
     usage = text(
-        "SELECT endpoint, sum(calls)::int FROM gateway.api_usage_daily WHERE client_id = :c GROUP BY 1 ORDER BY 1"
+        "SELECT endpoint, sum(calls)::int FROM gateway.api_usage_live WHERE client_id = :c GROUP BY 1 ORDER BY 1"
     )
     insert = (
         "INSERT INTO gateway.api_logs (client_id, app_id, method, path, http_status) "
