@@ -320,75 +320,69 @@ class AuditLog(GatewayTable):
     client_id: Mapped[int | None] = fk("clients.id")  # the client the action concerns (its own audit log)
 
 
-class TransactionStatsHourly(GatewayTable):
-    """Dashboard pre-aggregate kept by triggers on transactions (sql/schema/0003_portal.sql)."""
+class _StatsKey:
+    """The key of the transaction summary, its deltas and its view: UTC hour, client, service, state."""
 
-    __tablename__ = "transaction_stats_hourly"
     hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     service: Mapped[str] = mapped_column(Text, primary_key=True)
     state: Mapped[str] = mapped_column(Text, primary_key=True)
-    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # pg_backend_pid() % 16: readers sum (0060)
-    txn_count: Mapped[int] = mapped_column(BigInteger)
     amount_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2))
 
 
-class TransactionStatsDelta(GatewayTable):
+class _UsageKey:
+    """The key of the API usage summary, its deltas and its view: UTC day, client, endpoint, HTTP status."""
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    endpoint: Mapped[str] = mapped_column(Text, primary_key=True)
+    http_status: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class TransactionStatsHourly(_StatsKey, GatewayTable):
+    """Dashboard pre-aggregate kept by triggers on transactions (sql/schema/0003_portal.sql), folded in from
+    transaction_stats_delta by the worker since 0110."""
+
+    __tablename__ = "transaction_stats_hourly"
+    slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # pg_backend_pid() % 16: readers sum (0060)
+    txn_count: Mapped[int] = mapped_column(BigInteger)
+
+
+class TransactionStatsDelta(_StatsKey, GatewayTable):
     """Changes to transaction_stats_hourly not folded in yet: appended by the triggers, folded by the worker (0110).
     No key of its own; the mapping needs one, so it names the columns of a row."""
 
     __tablename__ = "transaction_stats_delta"
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    service: Mapped[str] = mapped_column(Text, primary_key=True)
-    state: Mapped[str] = mapped_column(Text, primary_key=True)
     txn_count: Mapped[int] = mapped_column(Integer)
-    amount_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2))
 
 
-class TransactionStatsLive(GatewayTable):
+class TransactionStatsLive(_StatsKey, GatewayTable):
     """View: transaction_stats_hourly plus the deltas not folded yet; what readers read (0110)."""
 
     __tablename__ = "transaction_stats_live"
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    service: Mapped[str] = mapped_column(Text, primary_key=True)
-    state: Mapped[str] = mapped_column(Text, primary_key=True)
     txn_count: Mapped[int] = mapped_column(BigInteger)
-    amount_sum: Mapped[Decimal] = mapped_column(Numeric(18, 2))
 
 
-class ApiUsageDaily(GatewayTable):
-    """Usage pre-aggregate of api_logs kept by a trigger (sql/schema/0040_usage.sql)."""
+class ApiUsageDaily(_UsageKey, GatewayTable):
+    """Usage pre-aggregate of api_logs kept by a trigger (sql/schema/0040_usage.sql), folded in from
+    api_usage_delta by the worker since 0110."""
 
     __tablename__ = "api_usage_daily"
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    endpoint: Mapped[str] = mapped_column(Text, primary_key=True)
-    http_status: Mapped[int] = mapped_column(Integer, primary_key=True)
     slot: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # pg_backend_pid() % 16: readers sum (0060)
     calls: Mapped[int] = mapped_column(BigInteger)
 
 
-class ApiUsageDelta(GatewayTable):
+class ApiUsageDelta(_UsageKey, GatewayTable):
     """Calls not folded into api_usage_daily yet (0110); no key of its own, as TransactionStatsDelta."""
 
     __tablename__ = "api_usage_delta"
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    endpoint: Mapped[str] = mapped_column(Text, primary_key=True)
-    http_status: Mapped[int] = mapped_column(Integer, primary_key=True)
     calls: Mapped[int] = mapped_column(Integer)
 
 
-class ApiUsageLive(GatewayTable):
+class ApiUsageLive(_UsageKey, GatewayTable):
     """View: api_usage_daily plus the calls not folded yet; what readers read (0110)."""
 
     __tablename__ = "api_usage_live"
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    client_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    endpoint: Mapped[str] = mapped_column(Text, primary_key=True)
-    http_status: Mapped[int] = mapped_column(Integer, primary_key=True)
     calls: Mapped[int] = mapped_column(BigInteger)
 
 
