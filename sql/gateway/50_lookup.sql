@@ -11,6 +11,16 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
      WHERE c.app_id = p_app_id AND t.f010 = p_f010
 $$;
 
+-- A timestamp as the API writes it everywhere else (Python's isoformat of what psycopg2 returns): the session's
+-- offset, microseconds only when there are some, always six digits (PostgreSQL's own JSON trims trailing zeros).
+CREATE OR REPLACE FUNCTION gateway.iso_time(p_at timestamptz) RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    RETURN to_char(p_at, 'YYYY-MM-DD"T"HH24:MI:SS')
+        || CASE WHEN date_part('microseconds', p_at)::bigint % 1000000 = 0 THEN '' ELSE to_char(p_at, '.US') END
+        || to_char(p_at, 'TZH:TZM');
+END $$;
+
 -- The status endpoints' one statement (its own transaction, as begin_request): authenticate and count the
 -- request against the client's rate limit, find the client's transaction by f010 and, when it is found,
 -- write the API log with the answer. One round trip for the usual lookup.
@@ -36,8 +46,8 @@ BEGIN
     SELECT (SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each(jsonb_build_object(
                 'transaction_id', t.public_id::text, 'f010', t.f010, 'status', t.state, 'service', t.service,
                 'route', t.route, 'amount', t.amount::text, 'msisdn', t.msisdn, 'receipt', t.receipt,
-                'reason', t.reason, 'result', t.result, 'created_at', t.created_at, 'updated_at', t.updated_at,
-                'completed_at', t.completed_at)) e
+                'reason', t.reason, 'result', t.result, 'created_at', gateway.iso_time(t.created_at),
+                'updated_at', gateway.iso_time(t.updated_at), 'completed_at', gateway.iso_time(t.completed_at))) e
              WHERE jsonb_typeof(e.value) <> 'null')
       INTO v_view
       FROM gateway.transactions t

@@ -6,10 +6,13 @@ log, outbox). An answer straight from SQL makes one."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app import create_app
 from core import db
+from reports import transactions
 from tests.factories import echo_setup
 from tests.pg_proxy import CountingProxy
 
@@ -99,6 +102,12 @@ def test_status_lookup_is_one_round_trip(app, wire, echo_service, form):
     api = gateway.test_client()
     body = merchant.fields(service["name"], "pay", f004="10")
     paid = api.post("/api/v1/payment/process", json=body, headers=merchant.headers()).get_json()
+    with app.app_context(), db.transaction() as conn:  # timestamps whose rendering differs between formatters
+        conn.exec_driver_sql(
+            "UPDATE gateway.transactions SET updated_at = '2026-11-30 10:11:12+00', "
+            "completed_at = '2026-11-30 10:11:12.12+00' WHERE client_id = %s AND f010 = %s",
+            (merchant.id, body["f010"]),
+        )
     recorder.reset()
     if form == "rest":
         answer = api.get(f"/api/v1/transactions/{body['f010']}", headers=merchant.headers())
@@ -112,6 +121,11 @@ def test_status_lookup_is_one_round_trip(app, wire, echo_service, form):
     assert len(sent) == 1 and sent[0].startswith("SELECT gateway.status_request("), sent
     view = answer.get_json()
     assert view["transaction_id"] == paid["transaction_id"]
+    # Word for word what the lookup answered when Python built it from the row (timestamps included).
+    with app.app_context(), db.transaction() as conn:
+        row = transactions.by_f010(conn, merchant.id, body["f010"])
+        built = json.loads(app.json.dumps(transactions.merchant_view(row)))
+    assert {k: v for k, v in view.items() if k != "message"} == {**built, "status": "completed"}
     assert view["status"] == "completed" and view["message"] == "transaction completed"
     with app.app_context(), db.transaction() as conn:
         logged = conn.exec_driver_sql(
