@@ -54,6 +54,7 @@ def preload(app: Flask, transactions: int, api_logs: int) -> dict:
             if extra:
                 conn.execute(text("SET LOCAL gateway.bulk_load = on"))  # usage counted in one pass (demo/bulk.py)
                 conn.execute(text(bulk.counted_api_logs(_API_LOGS)), {"n": extra})
+                conn.execute(text("SELECT gateway.fold_summary_deltas(NULL)"))
         # VACUUM (ANALYZE), not only ANALYZE: a database in steady state has been vacuumed, and the insert-driven
         # autovacuum of six million fresh rows would otherwise run on the same two cores during the rows.
         with db.autocommit() as conn:

@@ -52,12 +52,17 @@ def _status_answer(client_id: int, f010: str):
     return jsonify({"status": "200", "message": f"transaction {row['status']}", **view})
 
 
+def _authenticated(creds: auth.ClientCredentials):
+    """Authenticate on its own round trip (the API log's fallback then knows the client)."""
+    client = auth.authenticate(creds)
+    g.client_id, g.app_id = client.client_id, client.app_id
+    return client
+
+
 def _status(creds: auth.ClientCredentials, f010: str):
     if current_app.extensions.get("rate_store") is not None:
         # Counting outside PostgreSQL needs the client authenticated first: one more round trip.
-        client = auth.authenticate(creds)
-        g.client_id, g.app_id = client.client_id, client.app_id
-        return _status_answer(client.client_id, f010)
+        return _status_answer(_authenticated(creds).client_id, f010)
     log = _log_entry()
     try:
         answer = payment_processor.lookup_status(creds, f010, log)  # one statement, API log included
@@ -74,8 +79,7 @@ def payment_status():
     if (not body.get("f003") or body["f003"] == creds.app_id) and body.get("f010"):
         return _status(creds, body["f010"])
     # A malformed lookup: authenticate first, so a stranger learns nothing but 401.
-    client = auth.authenticate(creds)
-    g.client_id, g.app_id = client.client_id, client.app_id
+    client = _authenticated(creds)
     if body.get("f003") and body["f003"] != client.app_id:
         raise InvalidField(f"f003 must equal your App ID ({client.app_id})")
     raise InvalidField("f010 (the unique id of the payment to look up) is required")
