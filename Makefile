@@ -49,10 +49,11 @@ fmt: $(STAMP)  ## ruff format and fixes
 
 # DATA=1 repeats the gateway rows with 1M transactions and 5M API log rows loaded; PORTAL=1 then runs the
 # portal benchmark (scripts/bench_portal.py); PROFILE=1 samples a gateway worker with py-spy if installed;
-# FSYNC=1 runs PostgreSQL with fsync on (off by default, as `make run`). BENCH_ARGS="--seconds 5" etc. pass through.
-bench: $(STAMP)  ## gateway under load beside its ceilings (docs/performance.md); DATA=1 PORTAL=1 PROFILE=1
+# FSYNC=1 runs PostgreSQL with fsync on (off by default, as `make run`); SPLIT=1 then runs every row again with
+# PostgreSQL on CPUs of its own (bench/topology.py). BENCH_ARGS="--seconds 5" etc. pass through.
+bench: $(STAMP)  ## gateway under load beside its ceilings (docs/performance.md); DATA=1 SPLIT=1 PORTAL=1 PROFILE=1
 	@scripts/install_wrk.sh
-	@$(BIN)/python -m bench.run $(if $(DATA),--with-data) $(if $(PORTAL),--portal) $(if $(PROFILE),--profile) $(if $(FSYNC),--fsync) $(BENCH_ARGS)
+	@$(BIN)/python -m bench.run $(if $(DATA),--with-data) $(if $(PORTAL),--portal) $(if $(PROFILE),--profile) $(if $(FSYNC),--fsync) $(if $(SPLIT),--split) $(BENCH_ARGS)
 
 bench-portal: $(STAMP)  ## portal benchmark alone (dashboard and transaction lists at 1M rows)
 	@$(BIN)/python scripts/bench_portal.py

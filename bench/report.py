@@ -12,7 +12,7 @@ DEFAULT = Path(__file__).resolve().parent / "results" / "latest.json"
 def _rows(result: dict) -> list[str]:
     out = ["| row | c | req/s | p50 ms | p99 ms | non-2xx/errors | load |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
-        name = r["row"] + (" (1M txns, 5M logs)" if r.get("data") else "")
+        name = r["row"] + (" (1M txns, 5M logs)" if r.get("data") else "") + (" [split]" if r.get("split") else "")
         rate = f"{r['rate']:,.0f}" + (" pairs/s" if r["kind"] == "pgbench" else "")
         out.append(
             f"| {name} | {r['concurrency']} | {rate} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} "
@@ -29,7 +29,7 @@ def _stk(result: dict) -> list[str]:
     for r in result["rows"]:
         if "settled" in r:
             s = r["settled"]
-            name = "STK push" + (" (full db)" if r.get("data") else "")
+            name = "STK push" + (" (full db)" if r.get("data") else "") + (" [split]" if r.get("split") else "")
             out.append(
                 f"| {name} | {r['concurrency']} | {r['rate']:.1f} | {s['pushed']} | {s['completed']} "
                 f"| {s['not_final']} | {s['settle_s']} s |"
@@ -92,6 +92,8 @@ def render(result: dict) -> str:
         f"workers={g['workers']} threads={g['threads']}; {settings['seconds_per_row']} s per row; rate limit "
         f"{settings['rate_limit']}; PostgreSQL {settings['postgres']}."
     )
+    if settings.get("split"):
+        head += f" Rows marked [split] ran with {settings['split']}."
     parts = [head, "", *_rows(result), "", *_stk(result), "", *_ratios(result), "", *_round_trips(result)]
     if result.get("loaded"):
         loaded = result["loaded"]

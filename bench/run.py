@@ -7,9 +7,10 @@ Rows (same load tool, same gunicorn.conf.py worker settings, a fresh f010 per re
   gateway  STK push → M-Pesa adapter → Daraja simulator; callbacks (and their confirming queries) must settle
   (b)      bare pipeline: request function, the same HTTP call, response function, nothing else (gunicorn)
   (a)      pgbench over the same request + response function pair
+With --split, all of them again with PostgreSQL on CPUs of its own (bench/topology.py).
 Prints req/s, p50, p99 per row and the ratios gateway/(b) and gateway/(a); writes bench/results/latest.json.
 
-    .venv/bin/python -m bench.run [--seconds 10] [--with-data] [--portal] [--profile]
+    .venv/bin/python -m bench.run [--seconds 10] [--with-data] [--split] [--portal] [--profile]
 """
 
 from __future__ import annotations
@@ -29,13 +30,14 @@ from pathlib import Path
 
 import requests
 
-from bench import load, profile, round_trips, seed
+from bench import load, profile, round_trips, seed, topology
 from bench.stack import BENCH_RATE_LIMIT, ROOT, Stack, gunicorn_settings
 
 RESULTS = ROOT / "bench" / "results"
 CONCURRENCY = (8, 32)
 STK_PHONE = "254708374149"  # the simulator's success number
 FINAL = {"completed", "failed", "timed_out"}
+SPLIT_TAG = " [split]"  # rows measured with PostgreSQL on CPUs of its own (--split)
 
 
 def _bodies(m: seed.Merchant, status_f010: str) -> dict[str, dict]:
@@ -98,6 +100,7 @@ class Bench:
 
     def __init__(self, stack: Stack, merchant: seed.Merchant, args: argparse.Namespace, run_id: str) -> None:
         self.stack, self.m, self.args, self.run_id = stack, merchant, args, run_id
+        self.split_described: str | None = None  # set when the split rows run
         self.bodies = _bodies(merchant, _first_payment(stack.urls["gateway"], merchant))
         self.auth = {
             "basic": (merchant.basic, merchant.app_id),
@@ -169,6 +172,22 @@ class Bench:
         return {"row": "(a) pgbench pair", "kind": "pgbench", "concurrency": c, **figures.as_dict(), "load_1m": _load()}
 
 
+def _split_rows(bench: Bench) -> list[dict]:
+    """Every row again (ceilings first, as unsplit) with PostgreSQL on CPUs of its own and the rest on the others."""
+    rows: list[dict] = []
+    with topology.Split([bench.stack.postmaster_pid], bench.stack.app_pids()) as split:
+        bench.split_described = split.describe()
+        print(f"split: {bench.split_described}", flush=True)
+        for c in CONCURRENCY:
+            rows.append({**bench.pgbench_row(c), "split": True})
+            rows.append({**bench.bare_row(c), "split": True})
+            print(f"  measured ceilings c={c} [split]: (b) {rows[-1]['rate']:,.0f} req/s", flush=True)
+            for kind in ("basic", "bearer", "status", "stk"):
+                rows.append({**bench.gateway_row(kind, c, "s"), "split": True})
+                print(f"  measured gateway {kind} c={c} [split]: {rows[-1]['rate']:,.0f} req/s", flush=True)
+    return rows
+
+
 def _warm_up(bench: Bench) -> None:
     """2 s of load, not recorded: both gunicorn workers open their pool connections."""
     load.run_wrk(
@@ -216,15 +235,18 @@ def _load() -> float:
 
 def ratios(rows: list[dict]) -> list[dict]:
     """gateway/(b) and gateway/(a) in throughput, and the p50 the gateway adds over (b), per gateway row."""
-    ceiling = {(r["kind"], r["concurrency"]): r for r in rows if r["kind"] in ("bare", "pgbench")}
+    # Split rows are divided by the ceilings measured split, the others by the others.
+    ceiling = {(r["kind"], r["concurrency"], bool(r.get("split"))): r for r in rows if r["kind"] in ("bare", "pgbench")}
     out = []
     for r in rows:
         if not r["row"].startswith("gateway") or r.get("data"):
             continue
-        bare, pgb = ceiling.get(("bare", r["concurrency"])), ceiling.get(("pgbench", r["concurrency"]))
+        split = bool(r.get("split"))
+        bare = ceiling.get(("bare", r["concurrency"], split))
+        pgb = ceiling.get(("pgbench", r["concurrency"], split))
         out.append(
             {
-                "row": r["row"],
+                "row": r["row"] + (SPLIT_TAG if split else ""),
                 "concurrency": r["concurrency"],
                 "vs_bare": round(r["rate"] / bare["rate"], 3) if bare and bare["rate"] else None,
                 "vs_pgbench": round(r["rate"] / pgb["rate"], 4) if pgb and pgb["rate"] else None,
@@ -237,7 +259,7 @@ def ratios(rows: list[dict]) -> list[dict]:
 def print_table(rows: list[dict]) -> None:
     print(f"\n{'row':<32}{'c':>4}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'load':>7}")
     for r in rows:
-        name = r["row"] + (" (full db)" if r.get("data") else "")
+        name = r["row"] + (" (full db)" if r.get("data") else "") + (SPLIT_TAG if r.get("split") else "")
         unit = " pairs" if r["kind"] == "pgbench" else ""
         print(
             f"{name:<32}{r['concurrency']:>4}{r['rate']:>11,.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
@@ -288,6 +310,9 @@ def main() -> int:
     parser.add_argument("--portal", action="store_true", help="then run the portal benchmark (scripts/bench_portal.py)")
     parser.add_argument("--profile", action="store_true", help="py-spy one gateway worker during the Basic c8 row")
     parser.add_argument("--fsync", action="store_true", help="PostgreSQL with fsync on (default off, as make run)")
+    parser.add_argument(
+        "--split", action="store_true", help="then every row again with PostgreSQL on CPUs of its own (Linux)"
+    )
     parser.add_argument("--settle-timeout", type=float, default=120.0)
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()
@@ -336,6 +361,8 @@ def main() -> int:
                 if full is not None:  # its full-db twin right after it: neighbours in time compare best
                     rows.append({**full.gateway_row(kind, c, "f"), "data": True})
                     print(f"  measured gateway {kind} c={c}, full db: {rows[-1]['rate']:,.0f} req/s", flush=True)
+        if args.split:
+            rows += _split_rows(bench)
         result = {
             "started": started_at,
             "when": datetime.now(UTC).isoformat(timespec="seconds"),  # when the gateway rows ended
@@ -351,6 +378,7 @@ def main() -> int:
                 "seconds_per_row": args.seconds,
                 "wrk_threads": 2,
                 "postgres": f"testing.postgresql, fsync {'on' if args.fsync else 'off (as make run)'}",
+                "split": bench.split_described,
             },
             "round_trips": budget,
             "rows": rows,

@@ -78,6 +78,7 @@ class Stack:
         self.procs: dict[str, subprocess.Popen] = {}
         exits.callback(self.stop_all)
         self.database_url = ""
+        self.postmaster_pid = 0
         self.env: dict[str, str] = {}
         self.urls: dict[str, str] = {}
 
@@ -114,6 +115,7 @@ class Stack:
         pg = factory()
         self.exits.callback(pg.stop)
         self.database_url = pg.url()
+        self.postmaster_pid = pg.child_process.pid
         return self.database_url
 
     def gateway_env(self) -> dict[str, str]:
@@ -170,6 +172,10 @@ class Stack:
         }
         self.start("bare", [GUNICORN, "-c", "gunicorn.conf.py", "bench.bare_app:create_app()"], env)
         wait_tcp(self.ports["bare"], 30)
+
+    def app_pids(self) -> list[int]:
+        """The processes this stack started besides PostgreSQL (their children are found by bench.topology)."""
+        return [proc.pid for proc in self.procs.values() if proc.poll() is None]
 
     def gateway_worker_pids(self) -> list[int]:
         """PIDs of the gateway's gunicorn workers (children of the master), for a profiler."""

@@ -166,6 +166,24 @@ def test_ratios_divide_each_gateway_row_by_the_ceilings_at_its_concurrency():
     ]
 
 
+def test_split_rows_are_divided_by_the_ceilings_measured_split():
+    def row(name, kind, rate, p50, **extra):
+        return {"row": name, "kind": kind, "concurrency": 8, "rate": rate, "p50_ms": p50, **extra}
+
+    rows = [
+        row("(b) bare pipeline", "bare", 1000.0, 7.0),
+        row("(a) pgbench pair", "pgbench", 10000.0, 0.4),
+        row("gateway basic", "basic", 500.0, 15.0),
+        row("(a) pgbench pair", "pgbench", 5000.0, 0.8, split=True),
+        row("(b) bare pipeline", "bare", 500.0, 14.0, split=True),
+        row("gateway basic", "basic", 400.0, 18.0, split=True),
+    ]
+    assert ratios(rows) == [
+        {"row": "gateway basic", "concurrency": 8, "vs_bare": 0.5, "vs_pgbench": 0.05, "added_p50_ms": 8.0},
+        {"row": "gateway basic [split]", "concurrency": 8, "vs_bare": 0.8, "vs_pgbench": 0.08, "added_p50_ms": 4.0},
+    ]
+
+
 def test_report_renders_a_result_as_markdown_tables():
     from bench.report import render
 
