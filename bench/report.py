@@ -49,6 +49,21 @@ def _ratios(result: dict) -> list[str]:
     return out
 
 
+def _paired(result: dict) -> list[str]:
+    items = result.get("paired") or []
+    if not items:
+        return []
+    out = [
+        "| Basic vs (b), alternating slices | c | median | range | pairs |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for p in items:
+        spread = f"{p['low']:.2f}–{p['high']:.2f}" if p["ratios"] else ""
+        count = f"{len(p['ratios'])} × {p['slice_s']} s"
+        out.append(f"| {p['row']} | {p['concurrency']} | {p['median']:.2f} | {spread} | {count} |")
+    return out
+
+
 def _round_trips(result: dict) -> list[str]:
     out = ["| request | round trips | statements per request |", "|---|---:|---|"]
     for kind, data in result.get("round_trips", {}).items():
@@ -94,7 +109,19 @@ def render(result: dict) -> str:
     )
     if settings.get("split"):
         head += f" Rows marked [split] ran with {settings['split']}."
-    parts = [head, "", *_rows(result), "", *_stk(result), "", *_ratios(result), "", *_round_trips(result)]
+    parts = [
+        head,
+        "",
+        *_rows(result),
+        "",
+        *_stk(result),
+        "",
+        *_ratios(result),
+        "",
+        *_paired(result),
+        "",
+        *_round_trips(result),
+    ]
     if result.get("loaded"):
         loaded = result["loaded"]
         parts += [

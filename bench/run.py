@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -101,6 +102,7 @@ class Bench:
     def __init__(self, stack: Stack, merchant: seed.Merchant, args: argparse.Namespace, run_id: str) -> None:
         self.stack, self.m, self.args, self.run_id = stack, merchant, args, run_id
         self.split_described: str | None = None  # set when the split rows run
+        self.paired_results: list[dict] = []
         self.bodies = _bodies(merchant, _first_payment(stack.urls["gateway"], merchant))
         self.auth = {
             "basic": (merchant.basic, merchant.app_id),
@@ -160,6 +162,34 @@ class Bench:
             )
         return out
 
+    def paired(self, c: int, split: bool = False) -> dict:
+        """(b) and the gateway's Basic row in alternating short slices: a neighbour noise has not had time to
+        change, so the ratio of each pair is the gateway's alone; their median is the figure to quote."""
+        rates: list[tuple[float, float]] = []
+        auth, app_id = self.auth["basic"]
+        tag = "s" if split else ""
+        for i in range(self.args.pairs):
+            bare = load.run_wrk(
+                self.stack.urls["bare"],
+                "/bare",
+                json.dumps(self.bodies["bare"]),
+                c,
+                self.args.pair_seconds,
+                f"pb{c}{tag}{i}-{self.run_id}-",
+            )
+            gateway = load.run_wrk(
+                self.stack.urls["gateway"],
+                self.paths["basic"],
+                json.dumps(self.bodies["basic"]),
+                c,
+                self.args.pair_seconds,
+                f"pg{c}{tag}{i}-{self.run_id}-",
+                auth,
+                app_id,
+            )
+            rates.append((bare.rate, gateway.rate))
+        return paired_summary("gateway basic", c, self.args.pair_seconds, rates, split)
+
     def bare_row(self, c: int) -> dict:
         figures = load.run_wrk(
             self.stack.urls["bare"], "/bare", json.dumps(self.bodies["bare"]), c, self.args.seconds, f"bare{c}-"
@@ -185,7 +215,34 @@ def _split_rows(bench: Bench) -> list[dict]:
             for kind in ("basic", "bearer", "status", "stk"):
                 rows.append({**bench.gateway_row(kind, c, "s"), "split": True})
                 print(f"  measured gateway {kind} c={c} [split]: {rows[-1]['rate']:,.0f} req/s", flush=True)
+            if bench.args.pairs:
+                bench.paired_results.append(bench.paired(c, split=True))
     return rows
+
+
+def paired_summary(row: str, c: int, seconds: int, rates: list[tuple[float, float]], split: bool) -> dict:
+    """The ratio gateway/(b) of each neighbouring pair of slices, and their median and range."""
+    each = [round(g / b, 3) for b, g in rates if b]
+    return {
+        "row": row + (SPLIT_TAG if split else ""),
+        "concurrency": c,
+        "slice_s": seconds,
+        "rates": [{"bare": round(b, 1), "gateway": round(g, 1)} for b, g in rates],
+        "ratios": each,
+        "median": round(statistics.median(each), 3) if each else None,
+        "low": min(each, default=None),
+        "high": max(each, default=None),
+    }
+
+
+def print_paired(items: list[dict]) -> None:
+    if not items:
+        return
+    print(f"\n{'paired slices (gw/(b) each pair)':<32}{'c':>4}{'median':>9}{'range':>14}  pairs")
+    for p in items:
+        spread = f"{p['low']:.2f}-{p['high']:.2f}" if p["ratios"] else "-"
+        count = f"{len(p['ratios'])}×{p['slice_s']} s"
+        print(f"{p['row']:<32}{p['concurrency']:>4}{p['median'] or 0:>9.2f}{spread:>14}  {count}")
 
 
 def _warm_up(bench: Bench) -> None:
@@ -311,6 +368,10 @@ def main() -> int:
     parser.add_argument("--profile", action="store_true", help="py-spy one gateway worker during the Basic c8 row")
     parser.add_argument("--fsync", action="store_true", help="PostgreSQL with fsync on (default off, as make run)")
     parser.add_argument(
+        "--pairs", type=int, default=5, help="alternating (b)/gateway Basic slices per concurrency (0: none)"
+    )
+    parser.add_argument("--pair-seconds", type=int, default=4, help="length of each paired slice")
+    parser.add_argument(
         "--split", action="store_true", help="then every row again with PostgreSQL on CPUs of its own (Linux)"
     )
     parser.add_argument("--settle-timeout", type=float, default=120.0)
@@ -361,6 +422,9 @@ def main() -> int:
                 if full is not None:  # its full-db twin right after it: neighbours in time compare best
                     rows.append({**full.gateway_row(kind, c, "f"), "data": True})
                     print(f"  measured gateway {kind} c={c}, full db: {rows[-1]['rate']:,.0f} req/s", flush=True)
+            if args.pairs:
+                bench.paired_results.append(bench.paired(c))
+                print(f"  paired slices c={c}: median {bench.paired_results[-1]['median']}", flush=True)
         if args.split:
             rows += _split_rows(bench)
         result = {
@@ -376,6 +440,7 @@ def main() -> int:
                 "gunicorn": workers,
                 "rate_limit": BENCH_RATE_LIMIT,
                 "seconds_per_row": args.seconds,
+                "paired": {"pairs": args.pairs, "slice_s": args.pair_seconds},
                 "wrk_threads": 2,
                 "postgres": f"testing.postgresql, fsync {'on' if args.fsync else 'off (as make run)'}",
                 "split": bench.split_described,
@@ -383,6 +448,7 @@ def main() -> int:
             "round_trips": budget,
             "rows": rows,
             "ratios": ratios(rows),
+            "paired": bench.paired_results,
             "loaded": loaded,
         }
         if loaded:
@@ -405,6 +471,7 @@ def main() -> int:
     result["seconds"] = round(time.monotonic() - started, 1)
     print_table(rows)
     print_ratios(result["ratios"])
+    print_paired(result.get("paired", []))
     for item in result.get("full_vs_empty", []):
         print(f"full/empty {item['row']:<24} c={item['concurrency']:<3} {item['ratio']:.2f}")
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -184,6 +184,16 @@ def test_split_rows_are_divided_by_the_ceilings_measured_split():
     ]
 
 
+def test_paired_slices_give_each_pair_its_ratio_and_the_median():
+    from bench.run import paired_summary
+
+    summary = paired_summary("gateway basic", 8, 4, [(1000.0, 500.0), (500.0, 300.0), (800.0, 400.0)], split=True)
+    assert summary["row"] == "gateway basic [split]"
+    assert summary["ratios"] == [0.5, 0.6, 0.5]
+    assert (summary["median"], summary["low"], summary["high"]) == (0.5, 0.5, 0.6)
+    assert paired_summary("gateway basic", 8, 4, [(0.0, 10.0)], split=False)["median"] is None
+
+
 def test_report_renders_a_result_as_markdown_tables():
     from bench.report import render
 
@@ -228,6 +238,19 @@ def test_report_renders_a_result_as_markdown_tables():
     assert "| STK push | 8 | 20.0 | 200 | 199 | 1 | 4.0 s |" in text_out
     assert "| gateway stk | 8 | 0.02 | 0.001 | 290.0 ms |" in text_out
     assert "| basic | 14 | 3× `BEGIN` |" in text_out
+    assert "alternating slices" not in text_out  # no paired slices in this result
+    result["paired"] = [
+        {
+            "row": "gateway basic",
+            "concurrency": 8,
+            "slice_s": 4,
+            "ratios": [0.5, 0.6],
+            "median": 0.55,
+            "low": 0.5,
+            "high": 0.6,
+        }
+    ]
+    assert "| gateway basic | 8 | 0.55 | 0.50–0.60 | 2 × 4 s |" in render(result)
 
 
 def test_statements_of_deferred_triggers_at_commit_are_no_round_trips():
