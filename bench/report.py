@@ -54,7 +54,7 @@ def _paired(result: dict) -> list[str]:
     if not items:
         return []
     out = [
-        "| Basic vs (b), alternating slices | c | median | range | pairs |",
+        "| alternating slices: gateway/(b), or full db/empty db | c | median | range | pairs |",
         "|---|---:|---:|---:|---:|",
     ]
     for p in items:

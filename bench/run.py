@@ -162,33 +162,31 @@ class Bench:
             )
         return out
 
+    def basic_slice(self, c: int, tag: str) -> float:
+        """One short Basic slice (--pair-seconds) against this bench's gateway: its req/s."""
+        auth, app_id = self.auth["basic"]
+        body = json.dumps(self.bodies["basic"])
+        prefix = f"p{tag}{c}-{self.run_id}-"
+        return load.run_wrk(
+            self.stack.urls["gateway"], self.paths["basic"], body, c, self.args.pair_seconds, prefix, auth, app_id
+        ).rate
+
     def paired(self, c: int, split: bool = False) -> dict:
         """(b) and the gateway's Basic row in alternating short slices: a neighbour noise has not had time to
         change, so the ratio of each pair is the gateway's alone; their median is the figure to quote."""
         rates: list[tuple[float, float]] = []
-        auth, app_id = self.auth["basic"]
         tag = "s" if split else ""
+        body = json.dumps(self.bodies["bare"])
         for i in range(self.args.pairs):
-            bare = load.run_wrk(
-                self.stack.urls["bare"],
-                "/bare",
-                json.dumps(self.bodies["bare"]),
-                c,
-                self.args.pair_seconds,
-                f"pb{c}{tag}{i}-{self.run_id}-",
-            )
-            gateway = load.run_wrk(
-                self.stack.urls["gateway"],
-                self.paths["basic"],
-                json.dumps(self.bodies["basic"]),
-                c,
-                self.args.pair_seconds,
-                f"pg{c}{tag}{i}-{self.run_id}-",
-                auth,
-                app_id,
-            )
-            rates.append((bare.rate, gateway.rate))
+            prefix = f"pb{c}{tag}{i}-{self.run_id}-"
+            bare = load.run_wrk(self.stack.urls["bare"], "/bare", body, c, self.args.pair_seconds, prefix).rate
+            rates.append((bare, self.basic_slice(c, f"g{tag}{i}")))
         return paired_summary("gateway basic", c, self.args.pair_seconds, rates, split)
+
+    def paired_full(self, full: Bench, c: int) -> dict:
+        """This (empty-db) gateway and the full-db one in alternating Basic slices: full/empty of each pair."""
+        rates = [(self.basic_slice(c, f"e{i}"), full.basic_slice(c, f"f{i}")) for i in range(self.args.pairs)]
+        return paired_summary("gateway basic, full/empty", c, self.args.pair_seconds, rates, False)
 
     def bare_row(self, c: int) -> dict:
         figures = load.run_wrk(
@@ -221,13 +219,14 @@ def _split_rows(bench: Bench) -> list[dict]:
 
 
 def paired_summary(row: str, c: int, seconds: int, rates: list[tuple[float, float]], split: bool) -> dict:
-    """The ratio gateway/(b) of each neighbouring pair of slices, and their median and range."""
+    """The ratio second/first (gateway/(b), or full/empty) of each neighbouring pair of slices, with their
+    median and range."""
     each = [round(g / b, 3) for b, g in rates if b]
     return {
         "row": row + (SPLIT_TAG if split else ""),
         "concurrency": c,
         "slice_s": seconds,
-        "rates": [{"bare": round(b, 1), "gateway": round(g, 1)} for b, g in rates],
+        "rates": [[round(b, 1), round(g, 1)] for b, g in rates],
         "ratios": each,
         "median": round(statistics.median(each), 3) if each else None,
         "low": min(each, default=None),
@@ -238,7 +237,7 @@ def paired_summary(row: str, c: int, seconds: int, rates: list[tuple[float, floa
 def print_paired(items: list[dict]) -> None:
     if not items:
         return
-    print(f"\n{'paired slices (gw/(b) each pair)':<32}{'c':>4}{'median':>9}{'range':>14}  pairs")
+    print(f"\n{'paired slices (ratio per pair)':<32}{'c':>4}{'median':>9}{'range':>14}  pairs")
     for p in items:
         spread = f"{p['low']:.2f}-{p['high']:.2f}" if p["ratios"] else "-"
         count = f"{len(p['ratios'])}×{p['slice_s']} s"
@@ -311,6 +310,24 @@ def ratios(rows: list[dict]) -> list[dict]:
             }
         )
     return out
+
+
+def full_vs_empty(rows: list[dict]) -> list[dict]:
+    """Each full-db row over its empty-db twin (same kind and concurrency, unsplit: the twins ran side by side)."""
+    empty = {
+        (r["kind"], r["concurrency"]): r
+        for r in rows
+        if r["row"].startswith("gateway") and not r.get("data") and not r.get("split")
+    }
+    return [
+        {
+            "row": r["row"],
+            "concurrency": r["concurrency"],
+            "ratio": round(r["rate"] / empty[(r["kind"], r["concurrency"])]["rate"], 3),
+        }
+        for r in rows
+        if r.get("data")
+    ]
 
 
 def print_table(rows: list[dict]) -> None:
@@ -425,6 +442,9 @@ def main() -> int:
             if args.pairs:
                 bench.paired_results.append(bench.paired(c))
                 print(f"  paired slices c={c}: median {bench.paired_results[-1]['median']}", flush=True)
+                if full is not None:
+                    bench.paired_results.append(bench.paired_full(full, c))
+                    print(f"  paired full/empty c={c}: median {bench.paired_results[-1]['median']}", flush=True)
         if args.split:
             rows += _split_rows(bench)
         result = {
@@ -452,17 +472,7 @@ def main() -> int:
             "loaded": loaded,
         }
         if loaded:
-            gateway_rows = [r for r in rows if r["row"].startswith("gateway") and not r.get("data")]
-            empty = {(r["kind"], r["concurrency"]): r for r in gateway_rows}
-            result["full_vs_empty"] = [
-                {
-                    "row": r["row"],
-                    "concurrency": r["concurrency"],
-                    "ratio": round(r["rate"] / empty[(r["kind"], r["concurrency"])]["rate"], 3),
-                }
-                for r in rows
-                if r.get("data")
-            ]
+            result["full_vs_empty"] = full_vs_empty(rows)
         if args.portal:
             stack.stop_all()
             if full is not None:

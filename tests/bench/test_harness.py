@@ -184,6 +184,16 @@ def test_split_rows_are_divided_by_the_ceilings_measured_split():
     ]
 
 
+def test_full_db_rows_are_divided_by_their_unsplit_empty_twins():
+    from bench.run import full_vs_empty
+
+    def row(rate, **extra):
+        return {"row": "gateway basic", "kind": "basic", "concurrency": 8, "rate": rate, **extra}
+
+    rows = [row(400.0), row(360.0, data=True), row(300.0, split=True)]
+    assert full_vs_empty(rows) == [{"row": "gateway basic", "concurrency": 8, "ratio": 0.9}]
+
+
 def test_paired_slices_give_each_pair_its_ratio_and_the_median():
     from bench.run import paired_summary
 
