@@ -13,6 +13,12 @@ from tests.workshop.conftest import pay
 pytestmark = pytest.mark.browser
 
 
+def _editor_ready(page) -> None:
+    """After a page load: the editor's scripts (at the end of the page) have run. The server's HTML, which the
+    waits for text and badges see, can be there a moment before them on a busy machine."""
+    page.wait_for_function("() => window.functionEditor !== undefined")
+
+
 def test_dba_edits_tries_ships_and_rolls_back(app, client, page, echo_service):
     merchant, service = echo_setup(app, echo_service.url)
     fn = f"{merchant.app_id}_{service['name']}_pay"
@@ -29,7 +35,9 @@ def test_dba_edits_tries_ships_and_rolls_back(app, client, page, echo_service):
     page.fill("#reason", "try a typo")
     page.click("[data-test=save-function]")
     page.wait_for_selector("[data-test=refusal-line]")
-    assert page.is_visible(".cm-refused-line")
+    # The server's badge is in the HTML before the editor's scripts at the end of the page have run: wait for
+    # the line they mark (a fresh-clone run on a busy machine once looked in between).
+    page.wait_for_selector(".cm-refused-line")
     assert "RETRN QUERY" in page.evaluate("window.functionEditor.getValue()")
 
     # Dry-run the draft that doubles the amount, then ship it.
@@ -43,6 +51,7 @@ def test_dba_edits_tries_ships_and_rolls_back(app, client, page, echo_service):
     page.fill("#payload", f'{{"f000": "{service["name"]}", "f002": "pay", "f004": "21", "f010": "b-1"}}')
     page.click("[data-test=dry-run]")
     page.wait_for_selector("[data-test=dry-run-result]")
+    _editor_ready(page)  # the save below sends the editor's text through its submit handler
     assert '"double": "42"' in page.inner_text("[data-test=dry-call_spec]")
     screenshot(page, "function-editor.png", full_page=True)
     page.fill("#reason", "send the doubled amount too")
@@ -54,6 +63,7 @@ def test_dba_edits_tries_ships_and_rolls_back(app, client, page, echo_service):
     page.fill("[aria-label='reason for rolling back to version 1']", "partner not ready")
     page.click("[data-test=rollback-1]")
     page.wait_for_selector("text=Rolled back to version 1 as version 3")
+    _editor_ready(page)
     assert "double" not in pay(client, merchant, service["name"], f004="21").get_json()["data"]["echo"]
 
     # Shadow-replay the doubling draft over the two real payments, then attach a test and run it.
