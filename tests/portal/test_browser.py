@@ -47,7 +47,7 @@ def test_admin_day_end_to_end(app, page, live_gateway, echo_service):
     page.fill("#email", "payments@kilimo.test")
     page.fill("#callback_url", "http://127.0.0.1:9/webhook")
     page.click("[data-test=create-client]")
-    assert page.is_visible("[data-test=shown-once]")
+    page.wait_for_selector("[data-test=shown-once]")  # the click returns once the next page starts loading
     api_username = page.input_value("[data-test=secret-api_username]")
     api_secret = page.input_value("[data-test=secret-api_secret]")
     assert len(api_secret) >= 40
@@ -135,6 +135,7 @@ def test_viewer_cannot_create_or_edit(app, page):
     username, password = make_admin(app, "viewer")
     _sign_in(page, username, password)
     page.click("[data-test=nav-clients]")
+    page.wait_for_url("**/portal/clients")  # else the count below could read the page being left
     assert page.locator("[data-test=new-client]").count() == 0
     assert page.locator("[data-test=nav-users]").count() == 0
     response = page.goto("/portal/clients/new")
