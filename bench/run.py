@@ -394,6 +394,9 @@ def main() -> int:
     parser.add_argument("--settle-timeout", type=float, default=120.0)
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     args = parser.parse_args()
+    if args.split and topology.halves(os.sched_getaffinity(0)) is None:
+        print("SPLIT needs at least two CPUs for this process: the split rows are skipped", flush=True)
+        args.split = False
 
     started = time.monotonic()
     started_at, load_start = datetime.now(UTC).isoformat(timespec="seconds"), os.getloadavg()
