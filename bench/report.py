@@ -6,13 +6,15 @@ import json
 import sys
 from pathlib import Path
 
+from bench.topology import SPLIT_TAG
+
 DEFAULT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
 def _rows(result: dict) -> list[str]:
     out = ["| row | c | req/s | p50 ms | p99 ms | non-2xx/errors | load |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
-        name = r["row"] + (" (1M txns, 5M logs)" if r.get("data") else "") + (" [split]" if r.get("split") else "")
+        name = r["row"] + (" (1M txns, 5M logs)" if r.get("data") else "") + (SPLIT_TAG if r.get("split") else "")
         rate = f"{r['rate']:,.0f}" + (" pairs/s" if r["kind"] == "pgbench" else "")
         out.append(
             f"| {name} | {r['concurrency']} | {rate} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} "
@@ -29,7 +31,7 @@ def _stk(result: dict) -> list[str]:
     for r in result["rows"]:
         if "settled" in r:
             s = r["settled"]
-            name = "STK push" + (" (full db)" if r.get("data") else "") + (" [split]" if r.get("split") else "")
+            name = "STK push" + (" (full db)" if r.get("data") else "") + (SPLIT_TAG if r.get("split") else "")
             out.append(
                 f"| {name} | {r['concurrency']} | {r['rate']:.1f} | {s['pushed']} | {s['completed']} "
                 f"| {s['not_final']} | {s['settle_s']} s |"

@@ -33,12 +33,12 @@ import requests
 
 from bench import load, profile, round_trips, seed, topology
 from bench.stack import BENCH_RATE_LIMIT, ROOT, Stack, gunicorn_settings
+from bench.topology import SPLIT_TAG
 
 RESULTS = ROOT / "bench" / "results"
 CONCURRENCY = (8, 32)
 STK_PHONE = "254708374149"  # the simulator's success number
 FINAL = {"completed", "failed", "timed_out"}
-SPLIT_TAG = " [split]"  # rows measured with PostgreSQL on CPUs of its own (--split)
 
 
 def _bodies(m: seed.Merchant, status_f010: str) -> dict[str, dict]:
@@ -200,21 +200,39 @@ class Bench:
         return {"row": "(a) pgbench pair", "kind": "pgbench", "concurrency": c, **figures.as_dict(), "load_1m": _load()}
 
 
+def _rows_at(bench: Bench, c: int, full: Bench | None = None, split: bool = False) -> list[dict]:
+    """The rows of one concurrency: ceilings first, then each gateway row right after (b) and, with a full-db
+    gateway, its twin right after it (on a shared machine, neighbours in time compare best), then the paired
+    slices. Split rows carry "split" and their own wrk prefixes."""
+    mark, label = ({"split": True}, SPLIT_TAG) if split else ({}, "")
+    rows = [{**bench.pgbench_row(c), **mark}, {**bench.bare_row(c), **mark}]
+    print(
+        f"  measured ceilings c={c}{label}: (a) {rows[0]['rate']:,.0f} pairs/s, (b) {rows[1]['rate']:,.0f} req/s",
+        flush=True,
+    )
+    for kind in ("basic", "bearer", "status", "stk"):
+        rows.append({**bench.gateway_row(kind, c, "s" if split else ""), **mark})
+        print(f"  measured gateway {kind} c={c}{label}: {rows[-1]['rate']:,.0f} req/s", flush=True)
+        if full is not None:
+            rows.append({**full.gateway_row(kind, c, "f"), "data": True})
+            print(f"  measured gateway {kind} c={c}, full db: {rows[-1]['rate']:,.0f} req/s", flush=True)
+    if bench.args.pairs:
+        bench.paired_results.append(bench.paired(c, split))
+        print(f"  paired slices c={c}{label}: median {bench.paired_results[-1]['median']}", flush=True)
+        if full is not None:
+            bench.paired_results.append(bench.paired_full(full, c))
+            print(f"  paired full/empty c={c}: median {bench.paired_results[-1]['median']}", flush=True)
+    return rows
+
+
 def _split_rows(bench: Bench) -> list[dict]:
-    """Every row again (ceilings first, as unsplit) with PostgreSQL on CPUs of its own and the rest on the others."""
+    """Every row again with PostgreSQL on CPUs of its own and the rest on the others."""
     rows: list[dict] = []
     with topology.Split([bench.stack.postmaster_pid], bench.stack.app_pids()) as split:
         bench.split_described = split.describe()
         print(f"split: {bench.split_described}", flush=True)
         for c in CONCURRENCY:
-            rows.append({**bench.pgbench_row(c), "split": True})
-            rows.append({**bench.bare_row(c), "split": True})
-            print(f"  measured ceilings c={c} [split]: (b) {rows[-1]['rate']:,.0f} req/s", flush=True)
-            for kind in ("basic", "bearer", "status", "stk"):
-                rows.append({**bench.gateway_row(kind, c, "s"), "split": True})
-                print(f"  measured gateway {kind} c={c} [split]: {rows[-1]['rate']:,.0f} req/s", flush=True)
-            if bench.args.pairs:
-                bench.paired_results.append(bench.paired(c, split=True))
+            rows += _rows_at(bench, c, split=True)
     return rows
 
 
@@ -429,25 +447,7 @@ def main() -> int:
         print_round_trips(budget)
         stack.start_worker()
         for c in CONCURRENCY:
-            # Ceilings first, then the Basic row right after (b): on a shared machine, neighbours in time compare best.
-            rows.append(bench.pgbench_row(c))
-            rows.append(bench.bare_row(c))
-            print(
-                f"  measured ceilings c={c}: (a) {rows[-2]['rate']:,.0f} pairs/s, (b) {rows[-1]['rate']:,.0f} req/s",
-                flush=True,
-            )
-            for kind in ("basic", "bearer", "status", "stk"):
-                rows.append(bench.gateway_row(kind, c))
-                print(f"  measured gateway {kind} c={c}: {rows[-1]['rate']:,.0f} req/s", flush=True)
-                if full is not None:  # its full-db twin right after it: neighbours in time compare best
-                    rows.append({**full.gateway_row(kind, c, "f"), "data": True})
-                    print(f"  measured gateway {kind} c={c}, full db: {rows[-1]['rate']:,.0f} req/s", flush=True)
-            if args.pairs:
-                bench.paired_results.append(bench.paired(c))
-                print(f"  paired slices c={c}: median {bench.paired_results[-1]['median']}", flush=True)
-                if full is not None:
-                    bench.paired_results.append(bench.paired_full(full, c))
-                    print(f"  paired full/empty c={c}: median {bench.paired_results[-1]['median']}", flush=True)
+            rows += _rows_at(bench, c, full)
         if args.split:
             rows += _split_rows(bench)
         result = {

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import TracebackType
 
 PROC = Path("/proc")
+SPLIT_TAG = " [split]"  # how rows, ratios and reports mark what ran split
 
 
 def halves(cpus: Iterable[int]) -> tuple[set[int], set[int]] | None:
@@ -52,11 +53,9 @@ def process_tree(roots: Iterable[int]) -> list[int]:
     return found
 
 
-def pin(pids: Iterable[int], cpus: set[int]) -> int:
+def pin(pids: Iterable[int], cpus: set[int]) -> None:
     """Set the CPU affinity of every thread of the processes (a process's affinity is per thread, and gthread
-    workers already run theirs); returns how many threads were pinned. Threads and processes started later
-    inherit the affinity of the one that starts them."""
-    pinned = 0
+    workers already run theirs). Threads and processes started later inherit the affinity of their starter."""
     for pid in pids:
         try:
             tids = [int(t.name) for t in (PROC / str(pid) / "task").iterdir()]
@@ -65,10 +64,8 @@ def pin(pids: Iterable[int], cpus: set[int]) -> int:
         for tid in tids:
             try:
                 os.sched_setaffinity(tid, cpus)
-                pinned += 1
             except OSError:
                 continue  # the thread ended meanwhile
-    return pinned
 
 
 class Split:
@@ -88,9 +85,9 @@ class Split:
 
     def __enter__(self) -> Split:
         # The postmaster first: the backends it forks from now on inherit its CPUs.
-        db = process_tree(self.db_roots)
+        db = set(process_tree(self.db_roots))
         pin(db, self.db_cpus)
-        pin([p for p in process_tree(self.app_roots) if p not in set(db)], self.app_cpus)
+        pin([p for p in process_tree(self.app_roots) if p not in db], self.app_cpus)
         pin([os.getpid()], self.app_cpus)  # this process alone: the postmaster is its child too
         return self
 
