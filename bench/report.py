@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+from bench.cpu import COLUMNS as CPU_COLUMNS
 from bench.topology import SPLIT_TAG
 
 DEFAULT = Path(__file__).resolve().parent / "results" / "latest.json"
@@ -40,14 +41,30 @@ def _stk(result: dict) -> list[str]:
 
 
 def _ratios(result: dict) -> list[str]:
-    out = ["| gateway row | c | gateway/(b) | gateway/(a) | p50 added over (b) |", "|---|---:|---:|---:|---:|"]
+    out = [
+        "| gateway row | c | gateway/(b) | gateway/(a) | p50 added over (b) | CPU per request, (b)/gateway |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in result["ratios"]:
+        cpu = f"{r['cpu_vs_bare']:.2f}" if r.get("cpu_vs_bare") else ""
         out.append(
             f"| {r['row']} | {r['concurrency']} | {r['vs_bare']:.2f} | {r['vs_pgbench']:.3f} "
-            f"| {r['added_p50_ms']:.1f} ms |"
+            f"| {r['added_p50_ms']:.1f} ms | {cpu} |"
         )
     for r in result.get("full_vs_empty", []):
-        out.append(f"| {r['row']}, full/empty | {r['concurrency']} | {r['ratio']:.2f} (full db / empty db) | | |")
+        out.append(f"| {r['row']}, full/empty | {r['concurrency']} | {r['ratio']:.2f} (full db / empty db) | | | |")
+    return out
+
+
+def _cpu(result: dict) -> list[str]:
+    rows = [r for r in result["rows"] if r.get("cpu_ms")]
+    if not rows:
+        return []
+    out = ["| CPU ms per request | c | " + " | ".join(CPU_COLUMNS) + " |", "|---|---:|" + "---:|" * len(CPU_COLUMNS)]
+    for r in rows:
+        name = r["row"] + (" (1M txns, 5M logs)" if r.get("data") else "") + (SPLIT_TAG if r.get("split") else "")
+        cells = " | ".join(f"{r['cpu_ms'].get(c, 0):.2f}" for c in CPU_COLUMNS)
+        out.append(f"| {name} | {r['concurrency']} | {cells} |")
     return out
 
 
@@ -119,6 +136,8 @@ def render(result: dict) -> str:
         *_stk(result),
         "",
         *_ratios(result),
+        "",
+        *_cpu(result),
         "",
         *_paired(result),
         "",

@@ -32,6 +32,8 @@ from pathlib import Path
 import requests
 
 from bench import load, profile, round_trips, seed, topology
+from bench.cpu import COLUMNS as CPU_COLUMNS
+from bench.cpu import CpuMeter
 from bench.stack import BENCH_RATE_LIMIT, ROOT, Stack, gunicorn_settings
 from bench.topology import SPLIT_TAG
 
@@ -127,17 +129,25 @@ class Bench:
             profiler = profile.start(pid, self.args.seconds, raw)
             if profiler is None:
                 print("  no profile: py-spy not found (pip install py-spy, or set PYSPY=/path/to/py-spy)")
-        figures = load.run_wrk(
-            self.stack.urls["gateway"],
-            self.paths[kind],
-            json.dumps(self.bodies[kind]),
-            c,
-            self.args.seconds,
-            prefix,
-            auth,
-            app_id,
-        )
-        row = {"row": f"gateway {kind}", "kind": kind, "concurrency": c, **figures.as_dict(), "load_1m": _load()}
+        with CpuMeter(self.stack.cpu_groups("gateway")) as cpu:
+            figures = load.run_wrk(
+                self.stack.urls["gateway"],
+                self.paths[kind],
+                json.dumps(self.bodies[kind]),
+                c,
+                self.args.seconds,
+                prefix,
+                auth,
+                app_id,
+            )
+        row = {
+            "row": f"gateway {kind}",
+            "kind": kind,
+            "concurrency": c,
+            **figures.as_dict(),
+            "load_1m": _load(),
+            "cpu_ms": cpu.per_request(figures.requests),
+        }
         if kind == "stk":
             row["settled"] = _settle(self.stack.database_url, prefix, self.args.settle_timeout)
         if profiler is not None and raw is not None:
@@ -189,15 +199,31 @@ class Bench:
         return paired_summary("gateway basic, full/empty", c, self.args.pair_seconds, rates, False)
 
     def bare_row(self, c: int) -> dict:
-        figures = load.run_wrk(
-            self.stack.urls["bare"], "/bare", json.dumps(self.bodies["bare"]), c, self.args.seconds, f"bare{c}-"
-        )
-        return {"row": "(b) bare pipeline", "kind": "bare", "concurrency": c, **figures.as_dict(), "load_1m": _load()}
+        with CpuMeter(self.stack.cpu_groups("bare")) as cpu:
+            figures = load.run_wrk(
+                self.stack.urls["bare"], "/bare", json.dumps(self.bodies["bare"]), c, self.args.seconds, f"bare{c}-"
+            )
+        return {
+            "row": "(b) bare pipeline",
+            "kind": "bare",
+            "concurrency": c,
+            **figures.as_dict(),
+            "load_1m": _load(),
+            "cpu_ms": cpu.per_request(figures.requests),
+        }
 
     def pgbench_row(self, c: int) -> dict:
         script = load.pair_script(self.m.request_fn, self.m.response_fn, self.bodies["bare"], {"message": "sink ok"})
-        figures = load.run_pgbench(self.stack.database_url, script, c, self.args.seconds)
-        return {"row": "(a) pgbench pair", "kind": "pgbench", "concurrency": c, **figures.as_dict(), "load_1m": _load()}
+        with CpuMeter(self.stack.cpu_groups(None)) as cpu:
+            figures = load.run_pgbench(self.stack.database_url, script, c, self.args.seconds)
+        return {
+            "row": "(a) pgbench pair",
+            "kind": "pgbench",
+            "concurrency": c,
+            **figures.as_dict(),
+            "load_1m": _load(),
+            "cpu_ms": cpu.per_request(figures.requests),
+        }
 
 
 def _rows_at(bench: Bench, c: int, full: Bench | None = None, split: bool = False) -> list[dict]:
@@ -325,9 +351,17 @@ def ratios(rows: list[dict]) -> list[dict]:
                 "vs_bare": round(r["rate"] / bare["rate"], 3) if bare and bare["rate"] else None,
                 "vs_pgbench": round(r["rate"] / pgb["rate"], 4) if pgb and pgb["rate"] else None,
                 "added_p50_ms": round(r["p50_ms"] - bare["p50_ms"], 2) if bare else None,
+                "cpu_vs_bare": cpu_ratio(bare, r) if bare else None,
             }
         )
     return out
+
+
+def cpu_ratio(bare: dict, row: dict) -> float | None:
+    """(b)'s CPU per request over the gateway row's, all processes counted (bench.cpu): on a saturated machine
+    the throughput ratio should come out close to it."""
+    b, g = (bare.get("cpu_ms") or {}).get("total"), (row.get("cpu_ms") or {}).get("total")
+    return round(b / g, 3) if b and g else None
 
 
 def full_vs_empty(rows: list[dict]) -> list[dict]:
@@ -365,6 +399,16 @@ def print_table(rows: list[dict]) -> None:
             )
 
 
+def print_cpu(rows: list[dict]) -> None:
+    print(f"\n{'CPU ms per request (bench.cpu)':<32}{'c':>4}" + "".join(f"{c:>10}" for c in CPU_COLUMNS))
+    for r in rows:
+        cpu = r.get("cpu_ms") or {}
+        if not cpu:
+            continue
+        name = r["row"] + (" (full db)" if r.get("data") else "") + (SPLIT_TAG if r.get("split") else "")
+        print(f"{name:<32}{r['concurrency']:>4}" + "".join(f"{cpu.get(c, 0):>10.3f}" for c in CPU_COLUMNS))
+
+
 def print_round_trips(budget: dict) -> None:
     print("\nround trips per request (pg_stat_statements, top-level statements incl. BEGIN/COMMIT/pings):")
     for kind, data in budget.items():
@@ -373,11 +417,11 @@ def print_round_trips(budget: dict) -> None:
 
 
 def print_ratios(items: list[dict]) -> None:
-    print(f"\n{'ratio':<32}{'c':>4}{'gw/(b)':>9}{'gw/(a)':>9}{'+p50 ms':>9}")
+    print(f"\n{'ratio':<32}{'c':>4}{'gw/(b)':>9}{'gw/(a)':>9}{'+p50 ms':>9}{'CPU (b)/gw':>12}")
     for r in items:
         print(
             f"{r['row']:<32}{r['concurrency']:>4}{r['vs_bare'] or 0:>9.2f}{r['vs_pgbench'] or 0:>9.3f}"
-            f"{r['added_p50_ms'] or 0:>9.1f}"
+            f"{r['added_p50_ms'] or 0:>9.1f}{r.get('cpu_vs_bare') or 0:>12.2f}"
         )
 
 
@@ -483,6 +527,7 @@ def main() -> int:
             result["portal"] = _portal(full.stack.database_url if full is not None else None)
     result["seconds"] = round(time.monotonic() - started, 1)
     print_table(rows)
+    print_cpu(rows)
     print_ratios(result["ratios"])
     print_paired(result.get("paired", []))
     for item in result.get("full_vs_empty", []):

@@ -177,6 +177,18 @@ class Stack:
         """The processes this stack started besides PostgreSQL (their children are found by bench.topology)."""
         return [proc.pid for proc in self.procs.values() if proc.poll() is None]
 
+    def cpu_groups(self, app: str | None) -> dict[str, list[int]]:
+        """The process groups bench.cpu meters for a row whose app under test is `app` ("gateway", "bare" or
+        None for pgbench): PostgreSQL, that app, the services it calls, and the background worker."""
+        running = {name: proc.pid for name, proc in self.procs.items() if proc.poll() is None}
+        return {
+            "postgres": [self.postmaster_pid],
+            "app": [running[app]] if app in running else [],
+            "services": [running[n] for n in ("sink", "mpesa", "daraja-sim") if n in running],
+            # The worker serves the gateway (STK confirmations, summaries); a ceiling's row does not count it.
+            "worker": [running["worker"]] if app == "gateway" and "worker" in running else [],
+        }
+
     def gateway_worker_pids(self) -> list[int]:
         """PIDs of the gateway's gunicorn workers (children of the master), for a profiler."""
         master = self.procs["gateway"].pid

@@ -20,6 +20,8 @@ _BAD_CHAR = re.compile("[\x00\ud800-\udfff]")
 
 def check_depth(raw: bytes, limit: int = MAX_DEPTH) -> None:
     """Raise InvalidField when arrays/objects nest deeper than `limit` (brackets inside strings do not count)."""
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return  # cannot nest deeper than it has openings: the common body needs no scan
     depth = 0
     for match in _BRACKET.finditer(_STRING.sub(b'""', raw)):
         depth += 1 if match.group() in (b"[", b"{") else -1
@@ -28,6 +30,13 @@ def check_depth(raw: bytes, limit: int = MAX_DEPTH) -> None:
                 f"the JSON body is nested deeper than {limit} levels: send a flatter object "
                 '(the payment API needs only {"f000": "...", ...})'
             )
+
+
+def may_hold_bad_text(raw: bytes) -> bool:
+    """False when the JSON text `raw` cannot decode to a NUL or a lone surrogate, so check_text may be skipped.
+    Both need an escape (\\u0000, \\ud800) or, since json.loads decodes bytes with surrogatepass, the raw
+    bytes: a NUL (also in every UTF-16/32 body) or 0xED, the UTF-8 lead byte of the surrogate range."""
+    return b"\\u" in raw or b"\x00" in raw or b"\xed" in raw
 
 
 def _where(path: list[str]) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from flask import g, request
 
 from core.errors import InvalidField, UnsupportedMediaType
-from core.json_input import check_depth, check_text
+from core.json_input import check_depth, check_text, may_hold_bad_text
 
 
 def json_body(*, allow_empty: bool = False) -> Any:
@@ -28,6 +28,7 @@ def json_body(*, allow_empty: bool = False) -> Any:
     except (ValueError, UnicodeDecodeError) as exc:
         # The decoder's message quotes no input, only the position.
         raise InvalidField(f"the body is not valid JSON: {str(exc)[:120]}") from exc
-    check_text(body)
+    if may_hold_bad_text(raw):
+        check_text(body)
     g.json_body = body
     return body

@@ -33,11 +33,24 @@ CREATE OR REPLACE FUNCTION gateway.enqueue_webhook(p_txn bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t gateway.transactions;
-    v_url text;
 BEGIN
     SELECT * INTO t FROM gateway.transactions WHERE id = p_txn;
+    IF FOUND THEN
+        PERFORM gateway.enqueue_webhook_for(t);
+    END IF;
+END $$;
+
+-- The same for a row the caller holds as it now stands (the payment pipeline: no re-read).
+CREATE OR REPLACE FUNCTION gateway.enqueue_webhook_for(t gateway.transactions) RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    v_url text;
+BEGIN
+    IF t.state NOT IN ('completed', 'failed', 'timed_out') THEN
+        RETURN;
+    END IF;
     SELECT callback_url INTO v_url FROM gateway.clients WHERE id = t.client_id;
-    IF coalesce(v_url, '') = '' OR t.state NOT IN ('completed', 'failed', 'timed_out') THEN
+    IF coalesce(v_url, '') = '' THEN
         RETURN;
     END IF;
     INSERT INTO gateway.outbox (kind, client_id, transaction_id, dedupe_key, url, payload, max_attempts)

@@ -64,38 +64,48 @@ END $$;
 
 -- The answer for Python once a transaction's row holds a planned result: the call spec while it asks for a
 -- SERVICE, else the final answer, with the merchant's webhook queued and the API log row written.
-CREATE OR REPLACE FUNCTION gateway.conclude(
-    p_txn bigint, p_public_id uuid, p_state text, p_status integer, p_result jsonb, p_step integer, p_ctx jsonb
-) RETURNS jsonb
+-- Takes the row as it now stands (the caller has it from its INSERT or UPDATE … RETURNING): no re-read.
+-- A dispatched row's depth is the step of the call it asks for.
+DROP FUNCTION IF EXISTS gateway.conclude(bigint, uuid, text, integer, jsonb, integer, jsonb);
+CREATE OR REPLACE FUNCTION gateway.conclude(t gateway.transactions, p_ctx jsonb) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     v_answer jsonb;
 BEGIN
-    IF p_state = 'dispatched' THEN
-        RETURN jsonb_build_object('outcome', 'service', 'spec', p_result, 'transaction_id', p_public_id,
-                                  'txn', p_txn, 'step', p_step);
+    IF t.state = 'dispatched' THEN
+        RETURN jsonb_build_object('outcome', 'service', 'spec', t.result, 'transaction_id', t.public_id,
+                                  'txn', t.id, 'step', t.depth);
     END IF;
-    PERFORM gateway.enqueue_webhook(p_txn);
-    v_answer := p_result || jsonb_build_object('transaction_id', p_public_id);
-    PERFORM gateway.write_api_log(p_ctx->'log', p_status, v_answer, p_txn);
-    RETURN jsonb_build_object('outcome', 'final', 'http_status', p_status, 'result', v_answer,
-                              'transaction_id', p_public_id, 'txn', p_txn);
+    PERFORM gateway.enqueue_webhook_for(t);
+    v_answer := t.result || jsonb_build_object('transaction_id', t.public_id);
+    PERFORM gateway.write_api_log(p_ctx->'log', t.http_status, v_answer, t.id);
+    RETURN jsonb_build_object('outcome', 'final', 'http_status', t.http_status, 'result', v_answer,
+                              'transaction_id', t.public_id, 'txn', t.id);
 END $$;
 
 -- Apply a validated result (or an invoke failure) to a transaction the caller has locked.
 -- Returns the outcome for Python: {"outcome": "final"|"service", "http_status", "result", "spec", …}.
--- The row is written ONCE (state, result and every other column in one UPDATE: each UPDATE is a new row
--- version with an entry in every index, because state and updated_at are indexed), and the state change is
--- recorded in transaction_events.
 CREATE OR REPLACE FUNCTION gateway.apply_result(p_txn bigint, p_invoke jsonb, p_ctx jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     t gateway.transactions;
-    p record;
-    r jsonb;
 BEGIN
     SELECT * INTO t FROM gateway.transactions WHERE id = p_txn;
+    RETURN gateway.apply_result_to(t, p_invoke, p_ctx);
+END $$;
+
+-- apply_result on the locked row the caller already holds (finish_payment): the row is written ONCE (state,
+-- result and every other column in one UPDATE: each UPDATE is a new row version with an entry in every index,
+-- because state and updated_at are indexed), and the state change is recorded in transaction_events.
+CREATE OR REPLACE FUNCTION gateway.apply_result_to(t gateway.transactions, p_invoke jsonb, p_ctx jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p record;
+    r jsonb;
+    u gateway.transactions;
+BEGIN
     SELECT * INTO p FROM gateway.plan_result(p_invoke, t.depth, t.http_status, p_ctx);
     r := p.result;
     -- Optional gateway extensions a function may return: a provider reference and a receipt.
@@ -110,10 +120,11 @@ BEGIN
            receipt = coalesce(nullif(r->>'receipt', ''), receipt),
            updated_at = now(),
            completed_at = CASE WHEN p.state IN ('completed', 'failed', 'timed_out') THEN now() ELSE completed_at END
-     WHERE id = p_txn;
+     WHERE id = t.id
+    RETURNING * INTO u;
     INSERT INTO gateway.transaction_events (transaction_id, from_state, to_state, detail)
-    VALUES (p_txn, t.state, p.state, p.detail);
-    RETURN gateway.conclude(p_txn, t.public_id, p.state, p.http_status, r, t.depth + 1, p_ctx);
+    VALUES (t.id, t.state, p.state, p.detail);
+    RETURN gateway.conclude(u, p_ctx);
 END $$;
 
 -- R2: call the request function, then insert the transaction idempotently on (client, f010) ALREADY in the
@@ -134,8 +145,6 @@ DECLARE
     t gateway.transactions;
     p record;
     r jsonb;
-    v_id bigint;
-    v_public uuid;
     v_status integer;
     v_body jsonb;
 BEGIN
@@ -182,15 +191,15 @@ BEGIN
             nullif(r->>'reference', ''), nullif(r->>'receipt', ''),
             CASE WHEN p.state IN ('completed', 'failed') THEN now() END)
     ON CONFLICT (client_id, f010) DO NOTHING
-    RETURNING id, public_id INTO v_id, v_public;
-    IF v_id IS NULL THEN
+    RETURNING * INTO t;
+    IF t.id IS NULL THEN
         RAISE EXCEPTION 'f010 % was begun by a concurrent request; send the request again for its answer', p_f010
               USING ERRCODE = 'MP409';
     END IF;
     INSERT INTO gateway.transaction_events (transaction_id, from_state, to_state, detail)
-    VALUES (v_id, NULL, 'received', format('%s/%s', reg.service_name, reg.route)),
-           (v_id, 'received', p.state, p.detail);
-    RETURN gateway.conclude(v_id, v_public, p.state, p.http_status, r, 1, p_ctx);
+    VALUES (t.id, NULL, 'received', format('%s/%s', reg.service_name, reg.route)),
+           (t.id, 'received', p.state, p.detail);
+    RETURN gateway.conclude(t, p_ctx);
 END $$;
 
 -- R3: record the outside call, hand its reply to the response function, apply the result.
@@ -218,8 +227,8 @@ BEGIN
                                   'transaction_id', t.public_id, 'txn', p_txn);
     END IF;
     SELECT * INTO reg FROM gateway.function_registry WHERE id = t.registry_id;
-    RETURN gateway.apply_result(
-        p_txn,
+    RETURN gateway.apply_result_to(
+        t,
         gateway.invoke(reg.fn_schema, reg.response_fn, 'response', t.f010, p_data_input, p_code, p_data_output),
         p_ctx);
 END $$;

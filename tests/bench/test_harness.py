@@ -161,9 +161,34 @@ def test_ratios_divide_each_gateway_row_by_the_ceilings_at_its_concurrency():
         {**row("gateway basic", "basic", 8, 190.0, 36.0), "data": True},
     ]
     assert ratios(rows) == [
-        {"row": "gateway basic", "concurrency": 8, "vs_bare": 0.2, "vs_pgbench": 0.01, "added_p50_ms": 28.0},
-        {"row": "gateway basic", "concurrency": 32, "vs_bare": 0.5, "vs_pgbench": 0.03, "added_p50_ms": 50.0},
+        {
+            "row": "gateway basic",
+            "concurrency": 8,
+            "vs_bare": 0.2,
+            "vs_pgbench": 0.01,
+            "added_p50_ms": 28.0,
+            "cpu_vs_bare": None,
+        },
+        {
+            "row": "gateway basic",
+            "concurrency": 32,
+            "vs_bare": 0.5,
+            "vs_pgbench": 0.03,
+            "added_p50_ms": 50.0,
+            "cpu_vs_bare": None,
+        },
     ]
+
+
+def test_the_cpu_ratio_divides_the_ceilings_cpu_per_request_by_the_gateways():
+    def row(name, kind, rate, total):
+        cpu = {"postgres": total / 2, "app": total / 2, "total": total}
+        return {"row": name, "kind": kind, "concurrency": 8, "rate": rate, "p50_ms": 1.0, "cpu_ms": cpu}
+
+    rows = [row("(b) bare pipeline", "bare", 900.0, 2.0), row("gateway basic", "basic", 400.0, 4.0)]
+    assert ratios(rows)[0]["cpu_vs_bare"] == 0.5
+    rows[1]["cpu_ms"] = {}  # a row measured without the meter has no CPU ratio, not a zero
+    assert ratios(rows)[0]["cpu_vs_bare"] is None
 
 
 def test_split_rows_are_divided_by_the_ceilings_measured_split():
@@ -179,8 +204,22 @@ def test_split_rows_are_divided_by_the_ceilings_measured_split():
         row("gateway basic", "basic", 400.0, 18.0, split=True),
     ]
     assert ratios(rows) == [
-        {"row": "gateway basic", "concurrency": 8, "vs_bare": 0.5, "vs_pgbench": 0.05, "added_p50_ms": 8.0},
-        {"row": "gateway basic [split]", "concurrency": 8, "vs_bare": 0.8, "vs_pgbench": 0.08, "added_p50_ms": 4.0},
+        {
+            "row": "gateway basic",
+            "concurrency": 8,
+            "vs_bare": 0.5,
+            "vs_pgbench": 0.05,
+            "added_p50_ms": 8.0,
+            "cpu_vs_bare": None,
+        },
+        {
+            "row": "gateway basic [split]",
+            "concurrency": 8,
+            "vs_bare": 0.8,
+            "vs_pgbench": 0.08,
+            "added_p50_ms": 4.0,
+            "cpu_vs_bare": None,
+        },
     ]
 
 
@@ -249,6 +288,9 @@ def test_report_renders_a_result_as_markdown_tables():
     assert "| gateway stk | 8 | 0.02 | 0.001 | 290.0 ms |" in text_out
     assert "| basic | 14 | 3× `BEGIN` |" in text_out
     assert "alternating slices" not in text_out  # no paired slices in this result
+    assert "CPU ms per request" not in text_out  # nor CPU figures
+    result["rows"][1]["cpu_ms"] = {"postgres": 0.05, "load tool": 0.02, "total": 0.07}
+    assert "| (a) pgbench pair | 8 | 0.05 | 0.00 | 0.00 | 0.00 | 0.02 | 0.07 |" in render(result)
     result["paired"] = [
         {
             "row": "gateway basic",

@@ -78,6 +78,24 @@ def test_bad_unicode_in_f_fields_is_400(client, echo, path, value, fragment):
 
 
 @pytest.mark.parametrize(
+    ("encode", "fragment"),
+    [
+        # The UTF-8 bytes of U+D800: json.loads decodes bytes with surrogatepass, so no escape is needed.
+        (lambda raw: raw.encode().replace(b"MARK", b"\xed\xa0\x80"), "surrogate"),
+        # A UTF-16 body, which json.loads detects; the NUL arrives escaped.
+        (lambda raw: raw.replace("MARK", "a\\u0000b").encode("utf-16"), "\\u0000"),
+    ],
+)
+def test_bad_unicode_in_raw_bytes_is_400(client, echo, encode, fragment):
+    """json_body skips its text walk only when the bytes cannot decode to a NUL or a lone surrogate."""
+    merchant, service = echo
+    body = merchant.fields(service["name"], "pay", f006="MARK")
+    raw = encode(json.dumps(body))
+    resp = client.post("/api/v1/payment/process", data=raw, content_type="application/json", headers=merchant.headers())
+    _is_400(resp, fragment)
+
+
+@pytest.mark.parametrize(
     ("raw", "content_type", "status"),
     [
         ("f007=Hunter2-enc-secret&f008=Tr0ub4dor-pass", "text/plain", 415),
