@@ -20,6 +20,7 @@ from core.crypto import derive_key
 from core.errors import register_error_handlers
 from gateway import api_log, limits
 from routes import register_blueprints
+from routes.cookie_session import CookieSessionInterface
 from routes.rate_limits import limiter
 
 
@@ -55,6 +56,7 @@ def create_app(settings: dict[str, Any] | None = None) -> Flask:
     """Build the gateway. `settings` overrides config.Config (tests pass their database URL here)."""
     app = Flask(__name__)
     app.json = JSONProvider(app)
+    app.session_interface = CookieSessionInterface()
     app.config.from_mapping(config.Config.as_dict())
     app.config.update(settings or {})
     config.check_production(app.config)

@@ -4,6 +4,7 @@ never exceptions."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import time
@@ -27,8 +28,10 @@ class ServiceUrlError(ValueError):
     """The call spec points outside the service's registered base URL."""
 
 
+@functools.lru_cache(maxsize=1024)
 def resolve_url(base_url: str, serviceurl: str) -> str:
-    """A relative serviceurl is joined to base_url; an absolute one must stay under base_url."""
+    """A relative serviceurl is joined to base_url; an absolute one must stay under base_url. A pure function of
+    its two strings, so each pair is worked out once (a refusal raises and is not kept)."""
     base = base_url.rstrip("/") + "/"
     target = urljoin(base, serviceurl.lstrip("/")) if not urlsplit(serviceurl).scheme else serviceurl
     b, t = urlsplit(base), urlsplit(target)

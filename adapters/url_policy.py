@@ -4,6 +4,7 @@ networks stay allowed (the microservices and simulators run there)."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable
@@ -66,17 +67,35 @@ def check_url(url: str, allowlist: list[str] | None = None, resolver: Resolver =
     host = urlsplit(url).hostname or ""
     if not host:
         raise ServiceHostRefused(f"{url[:200]!r} has no host")
+    allowed = tuple(allowlist or ())
+    literal, refusal = _literal_verdict(host, allowed)
+    if not literal:
+        refusal = _refusal(host, tuple(ipaddress.ip_address(a) for a in resolver(host)), allowed)
+    if refusal:
+        raise ServiceHostRefused(refusal)
+
+
+@functools.lru_cache(maxsize=1024)
+def _literal_verdict(host: str, allowlist: tuple[str, ...]) -> tuple[bool, str | None]:
+    """(whether host is an IP address, and if so why it is refused or None). An address in the URL cannot be
+    re-pointed, so its verdict is kept; a name is resolved and judged at every call (DNS may change)."""
     try:
-        addrs: list[IpAddress] = [ipaddress.ip_address(host)]
+        addr = ipaddress.ip_address(host)
     except ValueError:
-        addrs = [ipaddress.ip_address(a) for a in resolver(host)]
+        return False, None
+    return True, _refusal(host, (addr,), allowlist)
+
+
+def _refusal(host: str, addrs: tuple[IpAddress, ...], allowlist: tuple[str, ...]) -> str | None:
+    """Why the gateway refuses to call host at these addresses, or None."""
     for addr in addrs:
         reason = blocked_reason(addr)
         if reason:
             shown = host if str(addr) == host else f"{host} ({addr})"
-            raise ServiceHostRefused(f"service host {shown} is {reason}: the gateway never calls it")
-    if allowlist and not _allowed(host, addrs, allowlist):
-        raise ServiceHostRefused(f"service host {host} is not on SERVICE_HOST_ALLOWLIST")
+            return f"service host {shown} is {reason}: the gateway never calls it"
+    if allowlist and not _allowed(host, list(addrs), list(allowlist)):
+        return f"service host {host} is not on SERVICE_HOST_ALLOWLIST"
+    return None
 
 
 def parse_allowlist(value: str) -> list[str]:

@@ -9,6 +9,7 @@ instead, through `limits`, the library Flask-Limiter is built on.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from typing import Any
@@ -21,8 +22,10 @@ UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"^\s*([1-9]\d{0,8})\s*(?:/|per)\s*(second|minute|hour|day)s?\s*$", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=256)
 def parse_rate(value: str) -> tuple[int, str]:
-    """("1200/minute" | "1200 per minute") → (1200, "minute"). Raises InvalidField naming the format."""
+    """("1200/minute" | "1200 per minute") → (1200, "minute"). Raises InvalidField naming the format.
+    Kept per value: every request reads RATELIMIT_DEFAULT through it."""
     match = _RATE.match(value or "")
     if not match:
         raise InvalidField(

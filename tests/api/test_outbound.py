@@ -80,6 +80,27 @@ def test_host_names_are_resolved_before_judging():
     check_url("http://mpesa.internal:5101", resolver=lambda host: ["10.0.0.5"])  # private networks are fine
 
 
+def test_a_host_name_is_resolved_at_every_check_and_an_address_is_judged_alike_every_time():
+    # Names can be re-pointed (DNS rebinding), so their verdict is never kept; an address in the URL can be.
+    answers = iter([["10.0.0.5"], ["169.254.169.254"]])
+    calls = []
+
+    def resolver(host):
+        calls.append(host)
+        return next(answers)
+
+    check_url("http://svc.internal/", resolver=resolver)
+    with pytest.raises(ServiceHostRefused, match="metadata"):
+        check_url("http://svc.internal/", resolver=resolver)
+    assert calls == ["svc.internal", "svc.internal"]
+    for _ in range(2):
+        with pytest.raises(ServiceHostRefused, match="link-local"):
+            check_url("http://169.254.1.1:80/x")
+        with pytest.raises(ServiceHostRefused, match="SERVICE_HOST_ALLOWLIST"):
+            check_url("http://10.1.2.3/", ["127.0.0.1"])
+        check_url("http://10.1.2.3/", ["10.0.0.0/8"])  # the same address, another allow-list
+
+
 def test_host_allowlist(app, client):
     headers = _admin_headers(client, app, "super_admin")
     app.config["SERVICE_HOST_ALLOWLIST"] = "127.0.0.0/8, mpesa.internal"
