@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -47,7 +47,7 @@ def blocked_reason(addr: IpAddress) -> str | None:
     return None
 
 
-def _allowed(host: str, addrs: list[IpAddress], allowlist: list[str]) -> bool:
+def _allowed(host: str, addrs: Sequence[IpAddress], allowlist: Sequence[str]) -> bool:
     for entry in allowlist:
         try:
             net = ipaddress.ip_network(entry, strict=False)
@@ -93,7 +93,7 @@ def _refusal(host: str, addrs: tuple[IpAddress, ...], allowlist: tuple[str, ...]
         if reason:
             shown = host if str(addr) == host else f"{host} ({addr})"
             return f"service host {shown} is {reason}: the gateway never calls it"
-    if allowlist and not _allowed(host, list(addrs), list(allowlist)):
+    if allowlist and not _allowed(host, addrs, allowlist):
         return f"service host {host} is not on SERVICE_HOST_ALLOWLIST"
     return None
 

@@ -12,10 +12,15 @@ from bench.topology import SPLIT_TAG
 DEFAULT = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
+def label(row: dict, name: str | None = None, data_tag: str = " (1M txns, 5M logs)") -> str:
+    """A row's name as tables show it: marked when it ran on the full database or split."""
+    return (name or row["row"]) + (data_tag if row.get("data") else "") + (SPLIT_TAG if row.get("split") else "")
+
+
 def _rows(result: dict) -> list[str]:
     out = ["| row | c | req/s | p50 ms | p99 ms | non-2xx/errors | load |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
-        name = r["row"] + (" (1M txns, 5M logs)" if r.get("data") else "") + (SPLIT_TAG if r.get("split") else "")
+        name = label(r)
         rate = f"{r['rate']:,.0f}" + (" pairs/s" if r["kind"] == "pgbench" else "")
         out.append(
             f"| {name} | {r['concurrency']} | {rate} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} "
@@ -32,7 +37,7 @@ def _stk(result: dict) -> list[str]:
     for r in result["rows"]:
         if "settled" in r:
             s = r["settled"]
-            name = "STK push" + (" (full db)" if r.get("data") else "") + (SPLIT_TAG if r.get("split") else "")
+            name = label(r, "STK push", " (full db)")
             out.append(
                 f"| {name} | {r['concurrency']} | {r['rate']:.1f} | {s['pushed']} | {s['completed']} "
                 f"| {s['not_final']} | {s['settle_s']} s |"
@@ -62,7 +67,7 @@ def _cpu(result: dict) -> list[str]:
         return []
     out = ["| CPU ms per request | c | " + " | ".join(CPU_COLUMNS) + " |", "|---|---:|" + "---:|" * len(CPU_COLUMNS)]
     for r in rows:
-        name = r["row"] + (" (1M txns, 5M logs)" if r.get("data") else "") + (SPLIT_TAG if r.get("split") else "")
+        name = label(r)
         cells = " | ".join(f"{r['cpu_ms'].get(c, 0):.2f}" for c in CPU_COLUMNS)
         out.append(f"| {name} | {r['concurrency']} | {cells} |")
     return out

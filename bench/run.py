@@ -34,6 +34,7 @@ import requests
 from bench import load, profile, round_trips, seed, topology
 from bench.cpu import COLUMNS as CPU_COLUMNS
 from bench.cpu import CpuMeter
+from bench.report import label
 from bench.stack import BENCH_RATE_LIMIT, ROOT, Stack, gunicorn_settings
 from bench.topology import SPLIT_TAG
 
@@ -140,14 +141,7 @@ class Bench:
                 auth,
                 app_id,
             )
-        row = {
-            "row": f"gateway {kind}",
-            "kind": kind,
-            "concurrency": c,
-            **figures.as_dict(),
-            "load_1m": _load(),
-            "cpu_ms": cpu.per_request(figures.requests),
-        }
+        row = _measured(f"gateway {kind}", kind, c, figures, cpu)
         if kind == "stk":
             row["settled"] = _settle(self.stack.database_url, prefix, self.args.settle_timeout)
         if profiler is not None and raw is not None:
@@ -203,48 +197,46 @@ class Bench:
             figures = load.run_wrk(
                 self.stack.urls["bare"], "/bare", json.dumps(self.bodies["bare"]), c, self.args.seconds, f"bare{c}-"
             )
-        return {
-            "row": "(b) bare pipeline",
-            "kind": "bare",
-            "concurrency": c,
-            **figures.as_dict(),
-            "load_1m": _load(),
-            "cpu_ms": cpu.per_request(figures.requests),
-        }
+        return _measured("(b) bare pipeline", "bare", c, figures, cpu)
 
     def pgbench_row(self, c: int) -> dict:
         script = load.pair_script(self.m.request_fn, self.m.response_fn, self.bodies["bare"], {"message": "sink ok"})
         with CpuMeter(self.stack.cpu_groups(None)) as cpu:
             figures = load.run_pgbench(self.stack.database_url, script, c, self.args.seconds)
-        return {
-            "row": "(a) pgbench pair",
-            "kind": "pgbench",
-            "concurrency": c,
-            **figures.as_dict(),
-            "load_1m": _load(),
-            "cpu_ms": cpu.per_request(figures.requests),
-        }
+        return _measured("(a) pgbench pair", "pgbench", c, figures, cpu)
+
+
+def _measured(name: str, kind: str, c: int, figures: load.Figures, cpu: CpuMeter) -> dict:
+    """One measured row: its figures, the load average as it ended, and its CPU per request."""
+    return {
+        "row": name,
+        "kind": kind,
+        "concurrency": c,
+        **figures.as_dict(),
+        "load_1m": _load(),
+        "cpu_ms": cpu.per_request(figures.requests),
+    }
 
 
 def _rows_at(bench: Bench, c: int, full: Bench | None = None, split: bool = False) -> list[dict]:
     """The rows of one concurrency: ceilings first, then each gateway row right after (b) and, with a full-db
     gateway, its twin right after it (on a shared machine, neighbours in time compare best), then the paired
     slices. Split rows carry "split" and their own wrk prefixes."""
-    mark, label = ({"split": True}, SPLIT_TAG) if split else ({}, "")
+    mark, tag = ({"split": True}, SPLIT_TAG) if split else ({}, "")
     rows = [{**bench.pgbench_row(c), **mark}, {**bench.bare_row(c), **mark}]
     print(
-        f"  measured ceilings c={c}{label}: (a) {rows[0]['rate']:,.0f} pairs/s, (b) {rows[1]['rate']:,.0f} req/s",
+        f"  measured ceilings c={c}{tag}: (a) {rows[0]['rate']:,.0f} pairs/s, (b) {rows[1]['rate']:,.0f} req/s",
         flush=True,
     )
     for kind in ("basic", "bearer", "status", "stk"):
         rows.append({**bench.gateway_row(kind, c, "s" if split else ""), **mark})
-        print(f"  measured gateway {kind} c={c}{label}: {rows[-1]['rate']:,.0f} req/s", flush=True)
+        print(f"  measured gateway {kind} c={c}{tag}: {rows[-1]['rate']:,.0f} req/s", flush=True)
         if full is not None:
             rows.append({**full.gateway_row(kind, c, "f"), "data": True})
             print(f"  measured gateway {kind} c={c}, full db: {rows[-1]['rate']:,.0f} req/s", flush=True)
     if bench.args.pairs:
         bench.paired_results.append(bench.paired(c, split))
-        print(f"  paired slices c={c}{label}: median {bench.paired_results[-1]['median']}", flush=True)
+        print(f"  paired slices c={c}{tag}: median {bench.paired_results[-1]['median']}", flush=True)
         if full is not None:
             bench.paired_results.append(bench.paired_full(full, c))
             print(f"  paired full/empty c={c}: median {bench.paired_results[-1]['median']}", flush=True)
@@ -385,7 +377,7 @@ def full_vs_empty(rows: list[dict]) -> list[dict]:
 def print_table(rows: list[dict]) -> None:
     print(f"\n{'row':<32}{'c':>4}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'load':>7}")
     for r in rows:
-        name = r["row"] + (" (full db)" if r.get("data") else "") + (SPLIT_TAG if r.get("split") else "")
+        name = label(r, data_tag=" (full db)")
         unit = " pairs" if r["kind"] == "pgbench" else ""
         print(
             f"{name:<32}{r['concurrency']:>4}{r['rate']:>11,.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
@@ -405,7 +397,7 @@ def print_cpu(rows: list[dict]) -> None:
         cpu = r.get("cpu_ms") or {}
         if not cpu:
             continue
-        name = r["row"] + (" (full db)" if r.get("data") else "") + (SPLIT_TAG if r.get("split") else "")
+        name = label(r, data_tag=" (full db)")
         print(f"{name:<32}{r['concurrency']:>4}" + "".join(f"{cpu.get(c, 0):>10.3f}" for c in CPU_COLUMNS))
 
 
