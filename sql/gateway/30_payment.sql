@@ -106,7 +106,7 @@ DECLARE
     r jsonb;
     u gateway.transactions;
 BEGIN
-    SELECT * INTO p FROM gateway.plan_result(p_invoke, t.depth, t.http_status, p_ctx);
+    p := gateway.plan_result(p_invoke, t.depth, t.http_status, p_ctx);
     r := p.result;
     -- Optional gateway extensions a function may return: a provider reference and a receipt.
     UPDATE gateway.transactions
@@ -178,7 +178,7 @@ BEGIN
                                   'txn', t.id);
     END IF;
 
-    SELECT * INTO p FROM gateway.plan_result(
+    p := gateway.plan_result(
         gateway.invoke(reg.fn_schema, reg.request_fn, 'request', p_f010, p_data_input, NULL, NULL), 0, NULL, p_ctx);
     r := p.result;
     INSERT INTO gateway.transactions (client_id, registry_id, service, route, f010, payload_hash, request,

@@ -39,7 +39,7 @@ BEGIN
     IF a ? 'retry_after' THEN
         v_refusal := jsonb_build_object('retry_after', a->'retry_after', 'message', format(
             'rate limit of %s exceeded for %s; retry after %s seconds', a->>'limit', a->>'app_id', a->>'retry_after'));
-    ELSE
+    ELSIF a->>'monthly_quota' IS NOT NULL THEN
         v_refusal := gateway.quota_refusal((a->>'client_id')::bigint, (a->>'monthly_quota')::integer);
         IF v_refusal IS NOT NULL AND EXISTS (SELECT 1 FROM gateway.transactions
                                               WHERE client_id = (a->>'client_id')::bigint AND f010 = p_f010) THEN
