@@ -97,6 +97,31 @@ def pair_script(request_fn: str, response_fn: str, data_input: dict, data_output
     )
 
 
+def records_script(auth: dict, data_input: dict, data_output: dict, service_url: str) -> str:
+    """The pgbench script of row (r): bench/records.sql's begin_pair, then finish_pair on the row it began, with
+    a fresh f010 and callback token each time. auth: app_id, username, secret_hash (as stored), service, route,
+    rate_limit (per minute)."""
+
+    def lit(value: str) -> str:
+        return "'" + value.replace("'", "''") + "'"
+
+    data_in = json.dumps({**data_input, "callback_url": "http://127.0.0.1/api/v1/callbacks/" + "x" * 43})
+    out = json.dumps(data_output)
+    sent = json.dumps({"data": data_input, "route": auth["route"], "unique_id": data_input.get("f010", "")})
+    log_body = json.dumps(data_input)
+    f010 = "'rec-' || :client_id || '-' || :n"
+    return (
+        "\\set n random(1, 2000000000)\n"
+        f"SELECT bench_records.begin_pair({lit(auth['app_id'])}, {lit(auth['username'])}, "
+        f"{lit(auth['secret_hash'])}, {lit(auth['service'])}, {lit(auth['route'])}, {int(auth['rate_limit'])}, "
+        f"{f010}, md5({f010}), {lit(log_body)}::jsonb, {lit(data_in)}::json, md5('cb-' || {f010}), 100) "
+        "AS txn \\gset\n"
+        f"SELECT bench_records.finish_pair(:txn, 200, {lit(out)}::json, {lit(service_url)}, {lit(sent)}, "
+        f"{lit(out)}, {lit(data_in)}::json, {lit(auth['app_id'])}, '/api/v1/payment/process', '127.0.0.1', "
+        f"{lit(log_body)});\n"
+    )
+
+
 def _percentile(sorted_values: list[float], q: float) -> float:
     if not sorted_values:
         return 0.0

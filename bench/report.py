@@ -10,6 +10,7 @@ from bench.cpu import COLUMNS as CPU_COLUMNS
 from bench.topology import SPLIT_TAG
 
 DEFAULT = Path(__file__).resolve().parent / "results" / "latest.json"
+PAIR_KINDS = ("pgbench", "records")  # rows whose unit is a pair of statements, not a request
 
 
 def label(row: dict, name: str | None = None, data_tag: str = " (1M txns, 5M logs)") -> str:
@@ -21,7 +22,7 @@ def _rows(result: dict) -> list[str]:
     out = ["| row | c | req/s | p50 ms | p99 ms | non-2xx/errors | load |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         name = label(r)
-        rate = f"{r['rate']:,.0f}" + (" pairs/s" if r["kind"] == "pgbench" else "")
+        rate = f"{r['rate']:,.0f}" + (" pairs/s" if r["kind"] in PAIR_KINDS else "")
         out.append(
             f"| {name} | {r['concurrency']} | {rate} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} "
             f"| {r.get('load_1m', '')} |"
@@ -58,6 +59,24 @@ def _ratios(result: dict) -> list[str]:
         )
     for r in result.get("full_vs_empty", []):
         out.append(f"| {r['row']}, full/empty | {r['concurrency']} | {r['ratio']:.2f} (full db / empty db) | | | |")
+    return out
+
+
+def _records_bound(result: dict) -> list[str]:
+    items = result.get("records_bound") or []
+    if not items:
+        return []
+    out = [
+        "| c | (b) CPU per request | the records' PostgreSQL CPU, (r) − (a) | above (b), 0.7 allows "
+        "| above (b), the payment spends | best ratio with the records alone |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in items:
+        spent = f"{r['gateway_above_bare_ms']:.2f} ms" if r.get("gateway_above_bare_ms") is not None else ""
+        out.append(
+            f"| {r['concurrency']} | {r['bare_ms']:.2f} ms | {r['records_pg_ms']:.2f} ms "
+            f"| {r['allowed_above_bare_ms']:.2f} ms | {spent} | {r['bound']:.2f} |"
+        )
     return out
 
 
@@ -143,6 +162,8 @@ def render(result: dict) -> str:
         *_ratios(result),
         "",
         *_cpu(result),
+        "",
+        *_records_bound(result),
         "",
         *_paired(result),
         "",

@@ -7,6 +7,7 @@ Rows (same load tool, same gunicorn.conf.py worker settings, a fresh f010 per re
   gateway  STK push → M-Pesa adapter → Daraja simulator; callbacks (and their confirming queries) must settle
   (b)      bare pipeline: request function, the same HTTP call, response function, nothing else (gunicorn)
   (a)      pgbench over the same request + response function pair
+  (r)      pgbench over the records one payment writes, and nothing else (bench/records.sql)
 With --split, all of them again with PostgreSQL on CPUs of its own (bench/topology.py).
 Prints req/s, p50, p99 per row and the ratios gateway/(b) and gateway/(a); writes bench/results/latest.json.
 
@@ -34,7 +35,7 @@ import requests
 from bench import load, profile, round_trips, seed, topology
 from bench.cpu import COLUMNS as CPU_COLUMNS
 from bench.cpu import CpuMeter
-from bench.report import label
+from bench.report import PAIR_KINDS, label
 from bench.stack import BENCH_RATE_LIMIT, ROOT, Stack, gunicorn_settings
 from bench.topology import SPLIT_TAG
 
@@ -42,6 +43,7 @@ RESULTS = ROOT / "bench" / "results"
 CONCURRENCY = (8, 32)
 STK_PHONE = "254708374149"  # the simulator's success number
 FINAL = {"completed", "failed", "timed_out"}
+RECORDS_RATE_LIMIT = 1_000_000  # per minute, as BENCH_RATE_LIMIT: row (r) counts its hits but is never refused
 
 
 def _bodies(m: seed.Merchant, status_f010: str) -> dict[str, dict]:
@@ -107,6 +109,10 @@ class Bench:
         self.split_described: str | None = None  # set when the split rows run
         self.paired_results: list[dict] = []
         self.bodies = _bodies(merchant, _first_payment(stack.urls["gateway"], merchant))
+        records_auth = seed.install_records(stack.database_url, merchant, RECORDS_RATE_LIMIT)
+        self.records_script = load.records_script(
+            records_auth, self.bodies["bare"], {"message": "sink ok"}, stack.urls["sink"] + "/pay"
+        )
         self.auth = {
             "basic": (merchant.basic, merchant.app_id),
             "bearer": (_bearer(stack.urls["gateway"], merchant), ""),
@@ -205,6 +211,12 @@ class Bench:
             figures = load.run_pgbench(self.stack.database_url, script, c, self.args.seconds)
         return _measured("(a) pgbench pair", "pgbench", c, figures, cpu)
 
+    def records_row(self, c: int) -> dict:
+        """Row (r): what the records of one payment cost with no gateway around them (bench/records.sql)."""
+        with CpuMeter(self.stack.cpu_groups(None)) as cpu:
+            figures = load.run_pgbench(self.stack.database_url, self.records_script, c, self.args.seconds)
+        return _measured("(r) records alone", "records", c, figures, cpu)
+
 
 def _measured(name: str, kind: str, c: int, figures: load.Figures, cpu: CpuMeter) -> dict:
     """One measured row: its figures, the load average as it ended, and its CPU per request."""
@@ -223,9 +235,10 @@ def _rows_at(bench: Bench, c: int, full: Bench | None = None, split: bool = Fals
     gateway, its twin right after it (on a shared machine, neighbours in time compare best), then the paired
     slices. Split rows carry "split" and their own wrk prefixes."""
     mark, tag = ({"split": True}, SPLIT_TAG) if split else ({}, "")
-    rows = [{**bench.pgbench_row(c), **mark}, {**bench.bare_row(c), **mark}]
+    rows = [{**bench.pgbench_row(c), **mark}, {**bench.records_row(c), **mark}, {**bench.bare_row(c), **mark}]
     print(
-        f"  measured ceilings c={c}{tag}: (a) {rows[0]['rate']:,.0f} pairs/s, (b) {rows[1]['rate']:,.0f} req/s",
+        f"  measured ceilings c={c}{tag}: (a) {rows[0]['rate']:,.0f} pairs/s, (r) {rows[1]['rate']:,.0f} pairs/s, "
+        f"(b) {rows[2]['rate']:,.0f} req/s",
         flush=True,
     )
     for kind in ("basic", "bearer", "status", "stk"):
@@ -356,6 +369,34 @@ def cpu_ratio(bare: dict, row: dict) -> float | None:
     return round(b / g, 3) if b and g else None
 
 
+TARGET = 0.7  # issue 14: the payment at 0.7 of (b) or better
+
+
+def records_bound(rows: list[dict]) -> list[dict]:
+    """Per concurrency (unsplit rows: there the throughput ratio is the CPU ratio), what the records alone leave
+    of the target: (b)'s CPU per request, the PostgreSQL CPU the records add to the function pair ((r) minus
+    (a)), the CPU 0.7 of (b) allows above (b), what the Basic payment spends above (b), and the best ratio a
+    gateway could reach that spent nothing but (b)'s work and the records."""
+    unsplit = {(r["kind"], r["concurrency"]): r for r in rows if not r.get("split") and not r.get("data")}
+    out = []
+    for c in sorted({c for _, c in unsplit}):
+        b, a, rec, gw = (unsplit.get((k, c), {}).get("cpu_ms") for k in ("bare", "pgbench", "records", "basic"))
+        if not (b and a and rec):
+            continue
+        records_pg = rec["postgres"] - a["postgres"]
+        out.append(
+            {
+                "concurrency": c,
+                "bare_ms": round(b["total"], 3),
+                "records_pg_ms": round(records_pg, 3),
+                "allowed_above_bare_ms": round(b["total"] / TARGET - b["total"], 3),
+                "gateway_above_bare_ms": round(gw["total"] - b["total"], 3) if gw else None,
+                "bound": round(b["total"] / (b["total"] + records_pg), 3),
+            }
+        )
+    return out
+
+
 def full_vs_empty(rows: list[dict]) -> list[dict]:
     """Each full-db row over its empty-db twin (same kind and concurrency, unsplit: the twins ran side by side)."""
     empty = {
@@ -378,7 +419,7 @@ def print_table(rows: list[dict]) -> None:
     print(f"\n{'row':<32}{'c':>4}{'req/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'load':>7}")
     for r in rows:
         name = label(r, data_tag=" (full db)")
-        unit = " pairs" if r["kind"] == "pgbench" else ""
+        unit = " pairs" if r["kind"] in PAIR_KINDS else ""
         print(
             f"{name:<32}{r['concurrency']:>4}{r['rate']:>11,.0f}{r['p50_ms']:>9.1f}{r['p99_ms']:>9.1f}"
             f"{r['errors']:>8}{r.get('load_1m', 0):>7.1f}{unit}"
@@ -414,6 +455,19 @@ def print_ratios(items: list[dict]) -> None:
         print(
             f"{r['row']:<32}{r['concurrency']:>4}{r['vs_bare'] or 0:>9.2f}{r['vs_pgbench'] or 0:>9.3f}"
             f"{r['added_p50_ms'] or 0:>9.1f}{r.get('cpu_vs_bare') or 0:>12.2f}"
+        )
+
+
+def print_records_bound(items: list[dict]) -> None:
+    print(
+        f"\n{'the records against the target (CPU ms)':<40}{'c':>4}{'(b)':>8}{'records':>9}{'allowed':>9}{'gateway':>9}"
+        f"{'bound':>7}"
+    )
+    for r in items:
+        print(
+            f"{'(r)-(a) PostgreSQL; 0.7 allows; gw uses':<40}{r['concurrency']:>4}{r['bare_ms']:>8.2f}"
+            f"{r['records_pg_ms']:>9.2f}{r['allowed_above_bare_ms']:>9.2f}{r['gateway_above_bare_ms'] or 0:>9.2f}"
+            f"{r['bound']:>7.2f}"
         )
 
 
@@ -507,6 +561,7 @@ def main() -> int:
             "round_trips": budget,
             "rows": rows,
             "ratios": ratios(rows),
+            "records_bound": records_bound(rows),
             "paired": bench.paired_results,
             "loaded": loaded,
         }
@@ -521,6 +576,7 @@ def main() -> int:
     print_table(rows)
     print_cpu(rows)
     print_ratios(result["ratios"])
+    print_records_bound(result["records_bound"])
     print_paired(result.get("paired", []))
     for item in result.get("full_vs_empty", []):
         print(f"full/empty {item['row']:<24} c={item['concurrency']:<3} {item['ratio']:.2f}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import text
@@ -83,6 +84,35 @@ def seed(env: dict[str, str], sink_url: str, mpesa_url: str, daraja_url: str) ->
     finally:
         app.extensions["db_engine"].dispose()
     return Merchant(APP_ID, created["api_username"], created["api_secret"], created["id"], fns[0], fns[1])
+
+
+RECORDS_SQL = Path(__file__).resolve().parent / "records.sql"
+
+
+def install_records(database_url: str, m: Merchant, rate_limit: int) -> dict:
+    """Row (r)'s functions (bench/records.sql, schema bench_records) and what its script authenticates with:
+    the credentials as stored (the keyed hash the gateway compares), the http service and its route."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            with conn.connection.dbapi_connection.cursor() as cur:  # no parameters: its % signs are SQL's
+                cur.execute(RECORDS_SQL.read_text())
+            stored = conn.execute(
+                text("SELECT secret_hash FROM gateway.client_credentials WHERE client_id = :c AND active"),
+                {"c": m.client_id},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    return {
+        "app_id": m.app_id,
+        "username": m.api_username,
+        "secret_hash": stored,
+        "service": HTTP_SERVICE,
+        "route": "pay",
+        "rate_limit": rate_limit,
+    }
 
 
 def states(database_url: str, prefix: str) -> dict[str, int]:

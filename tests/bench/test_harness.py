@@ -16,7 +16,7 @@ from flask import Flask, request
 from sqlalchemy import text
 
 from bench import bare_app, load
-from bench.run import ratios
+from bench.run import ratios, records_bound
 from core import db
 from tests.conftest import ROOT, _free_port
 from tests.factories import echo_setup
@@ -191,6 +191,31 @@ def test_the_cpu_ratio_divides_the_ceilings_cpu_per_request_by_the_gateways():
     assert ratios(rows)[0]["cpu_vs_bare"] is None
 
 
+def test_the_records_bound_sets_the_records_against_what_the_target_allows():
+    def row(kind, postgres, total, **extra):
+        cpu = {"postgres": postgres, "total": total}
+        return {"row": kind, "kind": kind, "concurrency": 8, "rate": 1.0, "p50_ms": 1.0, "cpu_ms": cpu, **extra}
+
+    rows = [
+        row("pgbench", 0.1, 0.15),
+        row("records", 1.1, 1.15),
+        row("bare", 0.3, 2.1),
+        row("basic", 1.6, 3.6),
+        row("records", 0.5, 0.55, split=True),  # split and full-db rows never stand in for the unsplit ones
+        row("basic", 9.0, 9.0, data=True),
+    ]
+    [bound] = records_bound(rows)
+    assert bound == {
+        "concurrency": 8,
+        "bare_ms": 2.1,
+        "records_pg_ms": 1.0,  # (r) minus (a): the records, without the functions both rows call
+        "allowed_above_bare_ms": 0.9,  # 2.1 / 0.7 - 2.1
+        "gateway_above_bare_ms": 1.5,
+        "bound": 0.677,  # 2.1 / (2.1 + 1.0)
+    }
+    assert records_bound(rows[1:]) == []  # without (a), no bound
+
+
 def test_split_rows_are_divided_by_the_ceilings_measured_split():
     def row(name, kind, rate, p50, **extra):
         return {"row": name, "kind": kind, "concurrency": 8, "rate": rate, "p50_ms": p50, **extra}
@@ -303,6 +328,10 @@ def test_report_renders_a_result_as_markdown_tables():
         }
     ]
     assert "| gateway basic | 8 | 0.55 | 0.50–0.60 | 2 × 4 s |" in render(result)
+    assert "best ratio with the records alone" not in render(result)
+    bound = {"concurrency": 8, "bare_ms": 2.1, "records_pg_ms": 1.0, "allowed_above_bare_ms": 0.9}
+    result["records_bound"] = [{**bound, "gateway_above_bare_ms": 1.5, "bound": 0.677}]
+    assert "| 8 | 2.10 ms | 1.00 ms | 0.90 ms | 1.50 ms | 0.68 |" in render(result)
 
 
 def test_statements_of_deferred_triggers_at_commit_are_no_round_trips():
