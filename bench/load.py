@@ -105,6 +105,7 @@ def records_script(auth: dict, data_input: dict, data_output: dict, service_url:
     def lit(value: str) -> str:
         return "'" + value.replace("'", "''") + "'"
 
+    # The gateway adds its callback URL (a 43-character token) to what the functions see.
     data_in = json.dumps({**data_input, "callback_url": "http://127.0.0.1/api/v1/callbacks/" + "x" * 43})
     out = json.dumps(data_output)
     sent = json.dumps({"data": data_input, "route": auth["route"], "unique_id": data_input.get("f010", "")})

@@ -9,7 +9,8 @@ Rows (same load tool, same gunicorn.conf.py worker settings, a fresh f010 per re
   (a)      pgbench over the same request + response function pair
   (r)      pgbench over the records one payment writes, and nothing else (bench/records.sql)
 With --split, all of them again with PostgreSQL on CPUs of its own (bench/topology.py).
-Prints req/s, p50, p99 per row and the ratios gateway/(b) and gateway/(a); writes bench/results/latest.json.
+Prints req/s, p50, p99 per row, the ratios gateway/(b) and gateway/(a), and the records against the target
+(records_bound); writes bench/results/latest.json.
 
     .venv/bin/python -m bench.run [--seconds 10] [--with-data] [--split] [--portal] [--profile]
 """
