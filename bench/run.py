@@ -29,6 +29,7 @@ import tempfile
 import time
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import requests
@@ -110,10 +111,6 @@ class Bench:
         self.split_described: str | None = None  # set when the split rows run
         self.paired_results: list[dict] = []
         self.bodies = _bodies(merchant, _first_payment(stack.urls["gateway"], merchant))
-        records_auth = seed.install_records(stack.database_url, merchant, RECORDS_RATE_LIMIT)
-        self.records_script = load.records_script(
-            records_auth, self.bodies["bare"], {"message": "sink ok"}, stack.urls["sink"] + "/pay"
-        )
         self.auth = {
             "basic": (merchant.basic, merchant.app_id),
             "bearer": (_bearer(stack.urls["gateway"], merchant), ""),
@@ -211,6 +208,13 @@ class Bench:
         with CpuMeter(self.stack.cpu_groups(None)) as cpu:
             figures = load.run_pgbench(self.stack.database_url, script, c, self.args.seconds)
         return _measured("(a) pgbench pair", "pgbench", c, figures, cpu)
+
+    @cached_property
+    def records_script(self) -> str:
+        """Row (r)'s functions installed and its script built on first use: only the main stack runs (r), the
+        full-db stack of DATA=1 never does."""
+        auth = seed.install_records(self.stack.database_url, self.m, RECORDS_RATE_LIMIT)
+        return load.records_script(auth, self.bodies["bare"], {"message": "sink ok"}, self.stack.urls["sink"] + "/pay")
 
     def records_row(self, c: int) -> dict:
         """Row (r): what the records of one payment cost with no gateway around them (bench/records.sql)."""
